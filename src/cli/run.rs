@@ -1,0 +1,54 @@
+//! `laketide run` and `laketide check`.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::RunArgs;
+use crate::dsl::RunSummary;
+use crate::runtime::{RunOptions, Shutdown, shutdown_on_signals};
+use crate::topology::BuiltTopology;
+
+fn load(file: &Path) -> anyhow::Result<BuiltTopology> {
+    crate::topology::load(file, &crate::pinterest::registry()).map_err(|errors| {
+        anyhow::anyhow!("{errors}\n(the topology file format is described in the README)")
+    })
+}
+
+pub fn check(file: &Path) -> anyhow::Result<()> {
+    let built = load(file)?;
+    print!("{}", built.description);
+    println!("ok");
+    Ok(())
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let built = load(&args.file)?;
+    eprint!("{}", built.description);
+    let (trigger, _) = Shutdown::new();
+    shutdown_on_signals(trigger.clone());
+    let options = RunOptions {
+        until_idle: args.until_idle,
+        progress_interval: args.progress_interval(),
+    };
+    let summary = built
+        .topology
+        .run(options, trigger)
+        .await
+        .with_context(|| format!("topology `{}` stopped", built.name))?;
+    eprintln!("{}", describe(&summary));
+    Ok(())
+}
+
+pub fn describe(summary: &RunSummary) -> String {
+    let s = summary.stats;
+    format!(
+        "done in {:.1}s: {} records read, {} rows written, {} dead letters, {} commits ({:.0} records/s)",
+        summary.seconds,
+        s.records_in,
+        s.records_out,
+        s.dead_letters,
+        s.commits,
+        s.records_in as f64 / summary.seconds.max(1e-9)
+    )
+}

@@ -1,0 +1,120 @@
+//! What flows between operators: records with their metadata, grouped in batches.
+//!
+//! Operators work on batches rather than single records so that per-record costs are plain
+//! function calls: channel hand-offs, task wake-ups and progress bookkeeping happen once per
+//! batch (hundreds to thousands of records), not once per record.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+/// How offsets within a partition are counted; decides how a position is displayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OffsetUnit {
+    /// 1-based line number in a file (`pin.jsonl:17`).
+    Line,
+    /// Broker-assigned offset (`topic/3@42`).
+    Offset,
+}
+
+/// An ordered, independently resumable slice of a source: one file, one Kafka partition, one
+/// Kinesis shard. Offsets grow within a partition; exactly-once bookkeeping is per partition.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct PartitionId {
+    /// Name of the source in the topology that reads this partition.
+    pub source: Arc<str>,
+    /// Stable name of the partition within the source (relative file path, `topic/partition`).
+    /// It is part of the checkpoint key, so it must not depend on the working directory.
+    pub name: Arc<str>,
+    pub unit: OffsetUnit,
+}
+
+/// Cheap to clone: every record of a partition shares one allocation.
+pub type Partition = Arc<PartitionId>;
+
+/// Where a record came from: enough to find it again and to resume after it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Position {
+    pub partition: Partition,
+    pub offset: i64,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.partition.unit {
+            OffsetUnit::Line => write!(f, "{}:{}", self.partition.name, self.offset),
+            OffsetUnit::Offset => write!(f, "{}@{}", self.partition.name, self.offset),
+        }
+    }
+}
+
+/// One event with its metadata. `raw` keeps the bytes exactly as the source read them, so a
+/// record that fails at any later stage can still be written to dead letters verbatim.
+#[derive(Debug, Clone)]
+pub struct Record<T> {
+    pub value: T,
+    pub key: Option<Bytes>,
+    /// Event time in microseconds since the Unix epoch, when the source or an operator knows it.
+    pub timestamp: Option<i64>,
+    pub position: Position,
+    pub raw: Bytes,
+}
+
+impl<T> Record<T> {
+    /// The same record carrying another value; metadata is kept.
+    pub fn with_value<U>(self, value: U) -> Record<U> {
+        Record {
+            value,
+            key: self.key,
+            timestamp: self.timestamp,
+            position: self.position,
+            raw: self.raw,
+        }
+    }
+}
+
+/// "Every record of `partition` up to `offset` has been emitted" (in this batch or earlier).
+/// Sinks commit these marks with their data; sources resume after them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub partition: Partition,
+    pub offset: i64,
+}
+
+/// A group of records plus the progress they complete.
+///
+/// A batch may hold no records and still carry progress: a filter that drops everything must
+/// still tell the sinks downstream that those offsets are done, or they would hold the
+/// source's resume position back forever.
+#[derive(Debug)]
+pub struct Batch<T> {
+    pub records: Vec<Record<T>>,
+    pub progress: Vec<Progress>,
+    /// Which input of a union this batch came through (`None` outside unions). Checkpoints are
+    /// kept per lane, because two lanes can carry the same source partition at different paces.
+    pub lane: Option<Arc<str>>,
+}
+
+impl<T> Batch<T> {
+    pub fn new(records: Vec<Record<T>>, progress: Vec<Progress>) -> Self {
+        Batch {
+            records,
+            progress,
+            lane: None,
+        }
+    }
+
+    /// A batch with the same progress and lane but other records.
+    pub fn with_records<U>(&self, records: Vec<Record<U>>) -> Batch<U> {
+        Batch {
+            records,
+            progress: self.progress.clone(),
+            lane: self.lane.clone(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty() && self.progress.is_empty()
+    }
+}

@@ -1,0 +1,404 @@
+//! The `pin`, `geo` and `user` tables: column types from the cleaning contract (int32,
+//! list<double>, timestamp UTC microseconds), built column by column from the typed records.
+
+use std::sync::{Arc, LazyLock};
+
+use deltalake::arrow::array::{
+    ArrayBuilder, ArrayRef, Float64Builder, Int32Builder, ListBuilder, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+use super::records::{Geo, Pin, User};
+use crate::dsl::{FieldValue, Fields};
+use crate::sinks::{Row, RowBuilder};
+
+fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// Delta names a list's item `element`; building it under that name means batches match the
+/// table's schema without a cast.
+fn coordinate_item() -> Arc<Field> {
+    Arc::new(Field::new("element", DataType::Float64, true))
+}
+
+fn schema(columns: &[(&str, DataType)]) -> SchemaRef {
+    Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(name, ty)| Field::new(*name, ty.clone(), true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+fn text(value: &Option<String>) -> FieldValue<'_> {
+    value.as_deref().map_or(FieldValue::Null, FieldValue::Str)
+}
+
+fn int(value: Option<i32>) -> FieldValue<'static> {
+    value.map_or(FieldValue::Null, |v| FieldValue::Int(v.into()))
+}
+
+fn timestamp(value: Option<i64>) -> FieldValue<'static> {
+    value.map_or(FieldValue::Null, FieldValue::Timestamp)
+}
+
+static PIN_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    use DataType::{Int32, Utf8};
+    schema(&[
+        ("ind", Int32),
+        ("unique_id", Utf8),
+        ("title", Utf8),
+        ("description", Utf8),
+        ("follower_count", Int32),
+        ("poster_name", Utf8),
+        ("tag_list", Utf8),
+        ("is_image_or_video", Utf8),
+        ("image_src", Utf8),
+        ("save_location", Utf8),
+        ("category", Utf8),
+    ])
+});
+
+pub struct PinBuilder {
+    ind: Int32Builder,
+    follower_count: Int32Builder,
+    /// The nine string columns, in schema order around the two ints.
+    strings: [StringBuilder; 9],
+    bytes: usize,
+}
+
+impl Row for Pin {
+    type Builder = PinBuilder;
+
+    fn schema() -> SchemaRef {
+        PIN_SCHEMA.clone()
+    }
+
+    fn builder(capacity: usize) -> PinBuilder {
+        PinBuilder {
+            ind: Int32Builder::with_capacity(capacity),
+            follower_count: Int32Builder::with_capacity(capacity),
+            strings: std::array::from_fn(|_| StringBuilder::with_capacity(capacity, capacity * 32)),
+            bytes: 0,
+        }
+    }
+}
+
+impl RowBuilder<Pin> for PinBuilder {
+    fn append(&mut self, row: &Pin) {
+        self.ind.append_value(row.ind);
+        self.follower_count.append_option(row.follower_count);
+        let strings = [
+            &row.unique_id,
+            &row.title,
+            &row.description,
+            &row.poster_name,
+            &row.tag_list,
+            &row.is_image_or_video,
+            &row.image_src,
+            &row.save_location,
+            &row.category,
+        ];
+        for (builder, value) in self.strings.iter_mut().zip(strings) {
+            builder.append_option(value.as_deref());
+            self.bytes += value.as_ref().map_or(0, String::len) + 4;
+        }
+        self.bytes += 10;
+    }
+
+    fn len(&self) -> usize {
+        self.ind.len()
+    }
+
+    fn byte_size(&self) -> usize {
+        self.bytes
+    }
+
+    fn finish(&mut self) -> Vec<ArrayRef> {
+        self.bytes = 0;
+        let mut strings = self
+            .strings
+            .iter_mut()
+            .map(|b| Arc::new(b.finish()) as ArrayRef);
+        let mut next = || strings.next().expect("nine string columns");
+        vec![
+            Arc::new(self.ind.finish()),
+            next(), // unique_id
+            next(), // title
+            next(), // description
+            Arc::new(self.follower_count.finish()),
+            next(), // poster_name
+            next(), // tag_list
+            next(), // is_image_or_video
+            next(), // image_src
+            next(), // save_location
+            next(), // category
+        ]
+    }
+}
+
+impl Fields for Pin {
+    fn field_names() -> &'static [&'static str] {
+        &[
+            "ind",
+            "unique_id",
+            "title",
+            "description",
+            "follower_count",
+            "poster_name",
+            "tag_list",
+            "is_image_or_video",
+            "image_src",
+            "save_location",
+            "category",
+        ]
+    }
+
+    fn field_at(&self, index: usize) -> FieldValue<'_> {
+        match index {
+            0 => FieldValue::Int(self.ind.into()),
+            1 => text(&self.unique_id),
+            2 => text(&self.title),
+            3 => text(&self.description),
+            4 => int(self.follower_count),
+            5 => text(&self.poster_name),
+            6 => text(&self.tag_list),
+            7 => text(&self.is_image_or_video),
+            8 => text(&self.image_src),
+            9 => text(&self.save_location),
+            10 => text(&self.category),
+            _ => FieldValue::Null,
+        }
+    }
+}
+
+static GEO_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    schema(&[
+        ("ind", DataType::Int32),
+        ("country", DataType::Utf8),
+        ("coordinates", DataType::List(coordinate_item())),
+        ("timestamp", timestamp_type()),
+    ])
+});
+
+pub struct GeoBuilder {
+    ind: Int32Builder,
+    country: StringBuilder,
+    coordinates: ListBuilder<Float64Builder>,
+    timestamp: TimestampMicrosecondBuilder,
+    bytes: usize,
+}
+
+impl Row for Geo {
+    type Builder = GeoBuilder;
+
+    fn schema() -> SchemaRef {
+        GEO_SCHEMA.clone()
+    }
+
+    fn builder(capacity: usize) -> GeoBuilder {
+        GeoBuilder {
+            ind: Int32Builder::with_capacity(capacity),
+            country: StringBuilder::with_capacity(capacity, capacity * 12),
+            coordinates: ListBuilder::with_capacity(
+                Float64Builder::with_capacity(capacity * 2),
+                capacity,
+            )
+            .with_field(coordinate_item()),
+            timestamp: TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"),
+            bytes: 0,
+        }
+    }
+}
+
+impl RowBuilder<Geo> for GeoBuilder {
+    fn append(&mut self, row: &Geo) {
+        self.ind.append_value(row.ind);
+        self.country.append_option(row.country.as_deref());
+        self.coordinates.values().append_option(row.coordinates[0]);
+        self.coordinates.values().append_option(row.coordinates[1]);
+        self.coordinates.append(true);
+        self.timestamp.append_option(row.timestamp);
+        self.bytes += 40 + row.country.as_ref().map_or(0, String::len);
+    }
+
+    fn len(&self) -> usize {
+        self.ind.len()
+    }
+
+    fn byte_size(&self) -> usize {
+        self.bytes
+    }
+
+    fn finish(&mut self) -> Vec<ArrayRef> {
+        self.bytes = 0;
+        vec![
+            Arc::new(self.ind.finish()),
+            Arc::new(self.country.finish()),
+            Arc::new(self.coordinates.finish()),
+            Arc::new(self.timestamp.finish()),
+        ]
+    }
+}
+
+impl Fields for Geo {
+    fn field_names() -> &'static [&'static str] {
+        &["ind", "country", "latitude", "longitude", "timestamp"]
+    }
+
+    fn field_at(&self, index: usize) -> FieldValue<'_> {
+        let coordinate = |v: Option<f64>| v.map_or(FieldValue::Null, FieldValue::Float);
+        match index {
+            0 => FieldValue::Int(self.ind.into()),
+            1 => text(&self.country),
+            2 => coordinate(self.coordinates[0]),
+            3 => coordinate(self.coordinates[1]),
+            4 => timestamp(self.timestamp),
+            _ => FieldValue::Null,
+        }
+    }
+}
+
+static USER_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    schema(&[
+        ("ind", DataType::Int32),
+        ("user_name", DataType::Utf8),
+        ("age", DataType::Int32),
+        ("date_joined", timestamp_type()),
+    ])
+});
+
+pub struct UserBuilder {
+    ind: Int32Builder,
+    user_name: StringBuilder,
+    age: Int32Builder,
+    date_joined: TimestampMicrosecondBuilder,
+    bytes: usize,
+}
+
+impl Row for User {
+    type Builder = UserBuilder;
+
+    fn schema() -> SchemaRef {
+        USER_SCHEMA.clone()
+    }
+
+    fn builder(capacity: usize) -> UserBuilder {
+        UserBuilder {
+            ind: Int32Builder::with_capacity(capacity),
+            user_name: StringBuilder::with_capacity(capacity, capacity * 16),
+            age: Int32Builder::with_capacity(capacity),
+            date_joined: TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"),
+            bytes: 0,
+        }
+    }
+}
+
+impl RowBuilder<User> for UserBuilder {
+    fn append(&mut self, row: &User) {
+        self.ind.append_value(row.ind);
+        self.user_name.append_option(row.user_name.as_deref());
+        self.age.append_option(row.age);
+        self.date_joined.append_option(row.date_joined);
+        self.bytes += 20 + row.user_name.as_ref().map_or(0, String::len);
+    }
+
+    fn len(&self) -> usize {
+        self.ind.len()
+    }
+
+    fn byte_size(&self) -> usize {
+        self.bytes
+    }
+
+    fn finish(&mut self) -> Vec<ArrayRef> {
+        self.bytes = 0;
+        vec![
+            Arc::new(self.ind.finish()),
+            Arc::new(self.user_name.finish()),
+            Arc::new(self.age.finish()),
+            Arc::new(self.date_joined.finish()),
+        ]
+    }
+}
+
+impl Fields for User {
+    fn field_names() -> &'static [&'static str] {
+        &["ind", "user_name", "age", "date_joined"]
+    }
+
+    fn field_at(&self, index: usize) -> FieldValue<'_> {
+        match index {
+            0 => FieldValue::Int(self.ind.into()),
+            1 => text(&self.user_name),
+            2 => int(self.age),
+            3 => timestamp(self.date_joined),
+            _ => FieldValue::Null,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deltalake::arrow::array::RecordBatch;
+
+    fn batch<T: Row>(rows: &[T]) -> RecordBatch {
+        let mut builder = T::builder(4);
+        rows.iter().for_each(|r| builder.append(r));
+        assert_eq!(builder.len(), rows.len());
+        RecordBatch::try_new(T::schema(), builder.finish()).expect("columns match the schema")
+    }
+
+    #[test]
+    fn pin_columns_are_in_contract_order() {
+        let pin = Pin {
+            ind: 7,
+            unique_id: Some("u".into()),
+            title: None,
+            description: Some("d".into()),
+            follower_count: Some(5000),
+            poster_name: Some("p".into()),
+            tag_list: None,
+            is_image_or_video: Some("image".into()),
+            image_src: None,
+            save_location: Some("/data/art".into()),
+            category: Some("art".into()),
+        };
+        let batch = batch(&[pin.clone()]);
+        let names: Vec<_> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(names, Pin::field_names());
+        assert_eq!(batch.column(4).data_type(), &DataType::Int32);
+        assert_eq!(pin.field_at(4), FieldValue::Int(5000));
+        assert_eq!(pin.field_at(10), FieldValue::Str("art"));
+        assert_eq!(pin.field_at(2), FieldValue::Null);
+    }
+
+    #[test]
+    fn geo_and_user_build() {
+        let geo = Geo {
+            ind: 1,
+            country: Some("Aruba".into()),
+            coordinates: [Some(1.5), None],
+            timestamp: Some(1_000_000),
+        };
+        let geo_batch = batch(&[geo]);
+        assert_eq!(geo_batch.num_columns(), 4);
+        assert_eq!(geo_batch.column(3).data_type(), &timestamp_type());
+        let user = User {
+            ind: 2,
+            user_name: Some("A B".into()),
+            age: None,
+            date_joined: None,
+        };
+        assert_eq!(batch(&[user.clone()]).num_rows(), 1);
+        assert_eq!(user.field_at(2), FieldValue::Null);
+    }
+}

@@ -1,0 +1,77 @@
+//! The exactly-once bookkeeping shared by every source and sink.
+//!
+//! A sink commits, in the same atomic table commit as its data, the last offset it has fully
+//! handled for every (lane, partition). On start a source asks every checkpointing sink it
+//! feeds where that partition stands and resumes after the smallest answer; each sink then
+//! skips records at or below its own answer. Nothing is written twice and nothing is skipped,
+//! whatever moment a crash interrupted. See DESIGN.md for the protocol and the cases it covers.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use crate::dsl::PartitionId;
+
+/// Identifies one checkpoint inside a sink: a partition, and the union lane it arrived through.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CheckpointKey {
+    pub lane: Option<Arc<str>>,
+    pub partition: Arc<str>,
+}
+
+impl CheckpointKey {
+    pub fn new(lane: Option<Arc<str>>, partition: &PartitionId) -> Self {
+        CheckpointKey {
+            lane,
+            partition: partition.name.clone(),
+        }
+    }
+
+    /// The application id under which the checkpoint is stored (Delta `txn.appId`). It names
+    /// the partition, not the source or the sink, so renaming either keeps the checkpoints.
+    pub fn app_id(&self) -> String {
+        match &self.lane {
+            None => format!("laketide:{}", self.partition),
+            Some(lane) => format!("laketide:{lane}:{}", self.partition),
+        }
+    }
+}
+
+/// Where a sink keeps its committed offsets.
+pub trait CheckpointStore: Send + Sync {
+    /// The last offset committed for `key`, read from the store's current state (another
+    /// process may have committed since this one started).
+    fn committed<'a>(
+        &'a self,
+        key: &'a CheckpointKey,
+    ) -> BoxFuture<'a, anyhow::Result<Option<i64>>>;
+
+    /// For messages: the table or location.
+    fn describe(&self) -> String;
+}
+
+/// What a source needs to know to resume: every checkpointing sink it feeds, with the lane.
+#[derive(Clone, Default)]
+pub struct Resume {
+    readers: Vec<(Arc<dyn CheckpointStore>, Option<Arc<str>>)>,
+}
+
+impl Resume {
+    pub(crate) fn add(&mut self, store: Arc<dyn CheckpointStore>, lane: Option<Arc<str>>) {
+        self.readers.push((store, lane));
+    }
+
+    /// The offset after which `partition` must be read again: the smallest committed offset
+    /// over all sinks fed by it, or `None` (read from the start) if any of them has none.
+    pub async fn committed(&self, partition: &PartitionId) -> anyhow::Result<Option<i64>> {
+        let mut lowest: Option<i64> = None;
+        for (store, lane) in &self.readers {
+            let key = CheckpointKey::new(lane.clone(), partition);
+            match store.committed(&key).await? {
+                None => return Ok(None),
+                Some(offset) => lowest = Some(lowest.map_or(offset, |l| l.min(offset))),
+            }
+        }
+        Ok(lowest)
+    }
+}

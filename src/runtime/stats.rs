@@ -1,0 +1,55 @@
+//! Run-wide counters. They feed the progress line and the end-of-run summary; the same events
+//! also go to the `metrics` facade (per component, with labels) for whatever exporter is set up.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Default)]
+pub struct RunStats {
+    records_in: AtomicU64,
+    records_out: AtomicU64,
+    dead_letters: AtomicU64,
+    commits: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    pub records_in: u64,
+    pub records_out: u64,
+    pub dead_letters: u64,
+    pub commits: u64,
+}
+
+impl RunStats {
+    pub fn read(&self, source: &str, records: u64) {
+        self.records_in.fetch_add(records, Ordering::Relaxed);
+        metrics::counter!("laketide_records_in_total", "source" => source.to_owned())
+            .increment(records);
+    }
+
+    pub fn written(&self, sink: &str, records: u64) {
+        self.records_out.fetch_add(records, Ordering::Relaxed);
+        metrics::counter!("laketide_records_out_total", "sink" => sink.to_owned())
+            .increment(records);
+    }
+
+    pub fn dead(&self, stage: &str, records: u64) {
+        self.dead_letters.fetch_add(records, Ordering::Relaxed);
+        metrics::counter!("laketide_dead_letters_total", "stage" => stage.to_owned())
+            .increment(records);
+    }
+
+    pub fn committed(&self, sink: &str, seconds: f64) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("laketide_commits_total", "sink" => sink.to_owned()).increment(1);
+        metrics::histogram!("laketide_commit_seconds", "sink" => sink.to_owned()).record(seconds);
+    }
+
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            records_in: self.records_in.load(Ordering::Relaxed),
+            records_out: self.records_out.load(Ordering::Relaxed),
+            dead_letters: self.dead_letters.load(Ordering::Relaxed),
+            commits: self.commits.load(Ordering::Relaxed),
+        }
+    }
+}

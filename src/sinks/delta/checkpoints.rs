@@ -1,0 +1,50 @@
+//! Source offsets stored in the Delta log as application transactions (`txn` actions), one
+//! per checkpoint key, written in the same commit as the data they cover.
+
+use anyhow::Context;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+use super::table::{TableLocation, open_table};
+use crate::runtime::{CheckpointKey, CheckpointStore};
+
+pub struct DeltaCheckpoints {
+    location: TableLocation,
+}
+
+impl DeltaCheckpoints {
+    pub fn new(location: TableLocation) -> Self {
+        DeltaCheckpoints { location }
+    }
+}
+
+impl CheckpointStore for DeltaCheckpoints {
+    fn committed<'a>(
+        &'a self,
+        key: &'a CheckpointKey,
+    ) -> BoxFuture<'a, anyhow::Result<Option<i64>>> {
+        async move {
+            let Some(table) = open_table(&self.location).await? else {
+                return Ok(None);
+            };
+            committed_in(&table, key).await
+        }
+        .boxed()
+    }
+
+    fn describe(&self) -> String {
+        format!("delta table {}", self.location)
+    }
+}
+
+/// The offset committed for `key` in this loaded table state.
+pub(super) async fn committed_in(
+    table: &deltalake::DeltaTable,
+    key: &CheckpointKey,
+) -> anyhow::Result<Option<i64>> {
+    table
+        .snapshot()?
+        .transaction_version(table.log_store().as_ref(), key.app_id())
+        .await
+        .with_context(|| format!("cannot read checkpoint `{}`", key.app_id()))
+}

@@ -1,0 +1,137 @@
+//! Appends a typed stream to a Delta table, exactly once.
+//!
+//! Rows are built column by column and streamed into Parquet as they arrive; a commit happens
+//! when the buffered data reaches `max_rows` or `max_bytes`, when `max_latency` has passed
+//! since the first uncommitted record (even if no more arrive), and when the input ends.
+//! Every commit also records the source offsets it completes (see `checkpoints`).
+
+mod checkpoints;
+mod table;
+mod writer;
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use serde::Deserialize;
+
+use super::{Row, Sink, SinkContext};
+use crate::dsl::Batch;
+use crate::runtime::CheckpointStore;
+
+pub use checkpoints::DeltaCheckpoints;
+pub use table::{TableLocation, open_table, row_count};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeltaSinkConfig {
+    /// A local directory or a URL (`s3://bucket/path`). Created with the record type's schema
+    /// if there is no table yet.
+    pub table: String,
+    /// Commit once this many rows are buffered.
+    #[serde(default = "default_max_rows")]
+    pub max_rows: usize,
+    /// Commit once the buffered Parquet and column data reach about this size.
+    #[serde(default = "default_max_bytes", deserialize_with = "crate::units::size")]
+    pub max_bytes: u64,
+    /// Commit at the latest this long after the first uncommitted record arrived.
+    #[serde(
+        default = "default_max_latency",
+        deserialize_with = "crate::units::duration"
+    )]
+    pub max_latency: Duration,
+    /// Parquet files are rolled over at this size.
+    #[serde(
+        default = "default_target_file_size",
+        deserialize_with = "crate::units::size"
+    )]
+    pub target_file_size: u64,
+    /// Add `_source_partition` and `_source_offset` columns after the record's own.
+    #[serde(default)]
+    pub position_columns: bool,
+}
+
+fn default_max_rows() -> usize {
+    1_000_000
+}
+fn default_max_bytes() -> u64 {
+    64 << 20
+}
+fn default_max_latency() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_target_file_size() -> u64 {
+    128 << 20
+}
+
+impl DeltaSinkConfig {
+    pub fn new(table: impl Into<String>) -> Self {
+        DeltaSinkConfig {
+            table: table.into(),
+            max_rows: default_max_rows(),
+            max_bytes: default_max_bytes(),
+            max_latency: default_max_latency(),
+            target_file_size: default_target_file_size(),
+            position_columns: false,
+        }
+    }
+
+    /// Checks what can be checked without touching storage. Errors name the config key.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        TableLocation::parse(&self.table).map_err(|error| ("table", error))?;
+        if self.max_rows == 0 {
+            return Err(("max_rows", "must be at least 1".into()));
+        }
+        if self.max_bytes == 0 {
+            return Err(("max_bytes", "must be more than 0".into()));
+        }
+        if self.max_latency.is_zero() {
+            return Err(("max_latency", "must be more than 0".into()));
+        }
+        Ok(())
+    }
+}
+
+/// A sink into one Delta table, for records of type `T`.
+pub struct DeltaSink<T> {
+    config: DeltaSinkConfig,
+    location: TableLocation,
+    checkpoints: Arc<DeltaCheckpoints>,
+    _rows: PhantomData<fn(T)>,
+}
+
+impl<T: Row> DeltaSink<T> {
+    pub fn new(config: DeltaSinkConfig) -> anyhow::Result<Self> {
+        config
+            .validate()
+            .map_err(|(key, error)| anyhow::anyhow!("{key} {error}"))?;
+        let location = TableLocation::parse(&config.table).map_err(anyhow::Error::msg)?;
+        Ok(DeltaSink {
+            checkpoints: Arc::new(DeltaCheckpoints::new(location.clone())),
+            location,
+            config,
+            _rows: PhantomData,
+        })
+    }
+}
+
+impl<T: Row> Sink<T> for DeltaSink<T> {
+    fn describe(&self) -> String {
+        format!("delta table {}", self.location)
+    }
+
+    fn checkpoints(&self) -> Option<Arc<dyn CheckpointStore>> {
+        Some(self.checkpoints.clone())
+    }
+
+    fn run(
+        self: Box<Self>,
+        input: BoxStream<'static, Batch<T>>,
+        ctx: SinkContext,
+    ) -> BoxFuture<'static, anyhow::Result<()>> {
+        writer::run::<T>(self.config, self.location, input, ctx).boxed()
+    }
+}

@@ -1,0 +1,259 @@
+//! The sink's loop: dedupe against committed offsets, build columns, stream Parquet, commit.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use deltalake::DeltaTable;
+use deltalake::arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder};
+use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Transaction};
+use deltalake::parquet::basic::{Compression, ZstdLevel};
+use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::protocol::{DeltaOperation, OutputMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+
+use super::DeltaSinkConfig;
+use super::checkpoints::committed_in;
+use super::table::{TableLocation, open_or_create};
+use crate::dsl::{Batch, Partition};
+use crate::runtime::CheckpointKey;
+use crate::sinks::{Row, RowBuilder, SinkContext};
+
+/// Rows per Arrow batch handed to the Parquet writer: large enough for good column chunks,
+/// small enough that building columns does not hold much memory.
+const ARROW_BATCH_ROWS: usize = 16 * 1024;
+
+pub(super) async fn run<T: Row>(
+    config: DeltaSinkConfig,
+    location: TableLocation,
+    mut input: BoxStream<'static, Batch<T>>,
+    ctx: SinkContext,
+) -> anyhow::Result<()> {
+    let schema = table_schema::<T>(config.position_columns);
+    let table = open_or_create(&location, &ctx.name, &schema).await?;
+    let mut state = SinkState::<T>::new(config, location, table, ctx)?;
+    loop {
+        let next = match state.deadline {
+            Some(deadline) => tokio::select! {
+                next = input.next() => Some(next),
+                _ = tokio::time::sleep_until(deadline.into()) => None,
+            },
+            None => Some(input.next().await),
+        };
+        match next {
+            Some(Some(batch)) => state.absorb(batch).await?,
+            Some(None) => break,
+            None => state.commit().await?,
+        }
+        if state.full() {
+            state.commit().await?;
+        }
+    }
+    state.commit().await
+}
+
+fn table_schema<T: Row>(position_columns: bool) -> Schema {
+    let row = T::schema();
+    let mut fields: Vec<Field> = row.fields().iter().map(|f| f.as_ref().clone()).collect();
+    if position_columns {
+        fields.push(Field::new("_source_partition", DataType::Utf8, true));
+        fields.push(Field::new("_source_offset", DataType::Int64, true));
+    }
+    Schema::new(fields)
+}
+
+struct SinkState<T: Row> {
+    config: DeltaSinkConfig,
+    location: TableLocation,
+    table: DeltaTable,
+    writer: RecordBatchWriter,
+    /// The table's schema as Arrow, which every batch must match exactly.
+    arrow_schema: SchemaRef,
+    ctx: SinkContext,
+    rows: T::Builder,
+    partitions: StringBuilder,
+    offsets: Int64Builder,
+    /// Rows written to the Parquet writer since the last commit.
+    rows_uncommitted: usize,
+    /// Offsets the table holds, per checkpoint key, as far as this sink knows.
+    committed: HashMap<CheckpointKey, Option<i64>>,
+    /// Offsets the next commit completes.
+    pending: HashMap<CheckpointKey, i64>,
+    /// When the oldest uncommitted record or progress must be committed at the latest.
+    deadline: Option<Instant>,
+    epoch: i64,
+}
+
+impl<T: Row> SinkState<T> {
+    fn new(
+        config: DeltaSinkConfig,
+        location: TableLocation,
+        table: DeltaTable,
+        ctx: SinkContext,
+    ) -> anyhow::Result<Self> {
+        let writer = RecordBatchWriter::for_table(&table)?
+            .with_target_file_size(config.target_file_size)
+            .with_writer_properties(
+                WriterProperties::builder()
+                    .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+                    .build(),
+            );
+        let arrow_schema = writer.arrow_schema();
+        Ok(SinkState {
+            rows: T::builder(ARROW_BATCH_ROWS),
+            partitions: StringBuilder::new(),
+            offsets: Int64Builder::new(),
+            config,
+            location,
+            table,
+            writer,
+            arrow_schema,
+            ctx,
+            rows_uncommitted: 0,
+            committed: HashMap::new(),
+            pending: HashMap::new(),
+            deadline: None,
+            epoch: 0,
+        })
+    }
+
+    /// The committed offset for a key, read from the table the first time the key is seen.
+    async fn committed_offset(&mut self, key: &CheckpointKey) -> anyhow::Result<Option<i64>> {
+        if let Some(known) = self.committed.get(key) {
+            return Ok(*known);
+        }
+        let offset = committed_in(&self.table, key).await?;
+        self.committed.insert(key.clone(), offset);
+        Ok(offset)
+    }
+
+    async fn absorb(&mut self, batch: Batch<T>) -> anyhow::Result<()> {
+        let mut skipped = 0u64;
+        // Records of one batch nearly always share a partition: look the key up once per run.
+        let mut current: Option<(Partition, Option<i64>)> = None;
+        let mut appended = 0u64;
+        for record in &batch.records {
+            let partition = &record.position.partition;
+            let committed = match &current {
+                Some((p, committed)) if Arc::ptr_eq(p, partition) => *committed,
+                _ => {
+                    let key = CheckpointKey::new(batch.lane.clone(), partition);
+                    let committed = self.committed_offset(&key).await?;
+                    current = Some((partition.clone(), committed));
+                    committed
+                }
+            };
+            if committed.is_some_and(|c| record.position.offset <= c) {
+                skipped += 1;
+                continue;
+            }
+            self.rows.append(&record.value);
+            if self.config.position_columns {
+                self.partitions.append_value(&partition.name);
+                self.offsets.append_value(record.position.offset);
+            }
+            appended += 1;
+            if self.rows.len() >= ARROW_BATCH_ROWS {
+                self.write_rows().await?;
+            }
+        }
+        if skipped > 0 {
+            tracing::debug!(sink = %self.ctx.name, "skipped {skipped} records already in the table");
+        }
+        for progress in &batch.progress {
+            let key = CheckpointKey::new(batch.lane.clone(), &progress.partition);
+            let committed = self.committed_offset(&key).await?;
+            if committed.is_none_or(|c| progress.offset > c) {
+                let pending = self.pending.entry(key).or_insert(progress.offset);
+                *pending = (*pending).max(progress.offset);
+            }
+        }
+        if self.deadline.is_none() && (appended > 0 || !self.pending.is_empty()) {
+            self.deadline = Some(Instant::now() + self.config.max_latency);
+        }
+        Ok(())
+    }
+
+    /// Hands the built columns to the Parquet writer.
+    async fn write_rows(&mut self) -> anyhow::Result<()> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let mut columns: Vec<ArrayRef> = self.rows.finish();
+        if self.config.position_columns {
+            columns.push(Arc::new(self.partitions.finish()));
+            columns.push(Arc::new(self.offsets.finish()));
+        }
+        let rows = columns.first().map_or(0, |c| c.len());
+        let batch = RecordBatch::try_new(self.arrow_schema.clone(), columns)
+            .context("the record type built columns that do not match its schema")?;
+        self.writer
+            .write(batch)
+            .await
+            .with_context(|| format!("cannot write Parquet data for {}", self.location))?;
+        self.rows_uncommitted += rows;
+        Ok(())
+    }
+
+    fn full(&self) -> bool {
+        self.rows_uncommitted + self.rows.len() >= self.config.max_rows
+            || (self.writer.buffer_len() + self.rows.byte_size()) as u64 >= self.config.max_bytes
+    }
+
+    /// Commits everything written and every offset completed, in one Delta commit.
+    async fn commit(&mut self) -> anyhow::Result<()> {
+        self.deadline = None;
+        self.write_rows().await?;
+        let adds = self
+            .writer
+            .flush()
+            .await
+            .with_context(|| format!("cannot write Parquet files to {}", self.location))?;
+        if adds.is_empty() && self.pending.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let transactions: Vec<Transaction> = self
+            .pending
+            .iter()
+            .map(|(key, offset)| Transaction::new(key.app_id(), *offset))
+            .collect();
+        let actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
+        let operation = DeltaOperation::StreamingUpdate {
+            output_mode: OutputMode::Append,
+            query_id: self.ctx.name.to_string(),
+            epoch_id: self.epoch,
+        };
+        let finalized = CommitBuilder::from(
+            CommitProperties::default().with_application_transactions(transactions),
+        )
+        .with_actions(actions)
+        .build(
+            Some(self.table.snapshot()?),
+            self.table.log_store(),
+            operation,
+        )
+        .await
+        .with_context(|| format!("cannot commit to the Delta table at {}", self.location))?;
+        self.table.state = Some(finalized.snapshot());
+        self.epoch += 1;
+        self.ctx
+            .stats
+            .written(&self.ctx.name, self.rows_uncommitted as u64);
+        self.ctx
+            .stats
+            .committed(&self.ctx.name, started.elapsed().as_secs_f64());
+        metrics::histogram!("laketide_commit_rows", "sink" => self.ctx.name.to_string())
+            .record(self.rows_uncommitted as f64);
+        self.rows_uncommitted = 0;
+        for (key, offset) in self.pending.drain() {
+            self.committed.insert(key, Some(offset));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,33 @@
+//! How a typed value becomes columns of a table.
+
+use deltalake::arrow::array::ArrayRef;
+use deltalake::arrow::datatypes::SchemaRef;
+
+/// A record type with a fixed Arrow schema. Implemented by hand per type, because building
+/// columns directly from typed fields is several times faster than going through a generic
+/// row representation.
+pub trait Row: Send + Sync + 'static {
+    type Builder: RowBuilder<Self>;
+
+    /// The columns, in table order. Timestamps are `Timestamp(Microsecond, "UTC")`.
+    fn schema() -> SchemaRef;
+
+    fn builder(capacity: usize) -> Self::Builder;
+}
+
+/// Accumulates rows column by column.
+pub trait RowBuilder<R: ?Sized>: Send {
+    fn append(&mut self, row: &R);
+
+    fn len(&self) -> usize;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Approximate bytes held, to flush by size.
+    fn byte_size(&self) -> usize;
+
+    /// The columns built so far, in schema order; the builder is empty afterwards.
+    fn finish(&mut self) -> Vec<ArrayRef>;
+}

@@ -1,0 +1,72 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use deltalake::arrow::array::RecordBatch;
+use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use laketide::dsl::RunSummary;
+use laketide::runtime::{RunOptions, Shutdown};
+use laketide::sinks::delta::{TableLocation, open_table};
+
+pub const PINTEREST_FILES: &str = include_str!("../../topologies/pinterest-files.toml");
+
+/// `../shared/data/pinterest` beside the repository, if present; otherwise says why the
+/// calling test is skipped.
+pub fn shared_data(test: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/pinterest");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIPPED {test}: ../shared/data/pinterest is absent (real records live outside the repo)"
+        );
+        None
+    }
+}
+
+/// Builds and runs the shipped file topology over `input`, writing under `lake`.
+pub async fn run_pinterest_files(input: &Path, lake: &Path) -> anyhow::Result<RunSummary> {
+    let input = input.to_string_lossy().into_owned();
+    let lake = lake.to_string_lossy().into_owned();
+    let env = move |name: &str| match name {
+        "LAKETIDE_INPUT" => Some(input.clone()),
+        "LAKETIDE_LAKE" => Some(lake.clone()),
+        _ => None,
+    };
+    let built = laketide::topology::from_str(
+        Path::new("topologies/pinterest-files.toml"),
+        PINTEREST_FILES,
+        &laketide::pinterest::registry(),
+        &env,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (trigger, _) = Shutdown::new();
+    built.topology.run(RunOptions::default(), trigger).await
+}
+
+/// Every row of the table's current version, read straight from its Parquet files.
+pub async fn read_table(dir: &Path) -> Vec<RecordBatch> {
+    let location = TableLocation::parse(&dir.to_string_lossy()).expect("table path");
+    let table = open_table(&location)
+        .await
+        .expect("readable")
+        .expect("table exists");
+    let mut batches = Vec::new();
+    for uri in table.get_file_uris().expect("file list") {
+        let path = uri.strip_prefix("file://").unwrap_or(&uri).to_owned();
+        let file = std::fs::File::open(&path).expect("data file");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("parquet")
+            .build()
+            .expect("reader");
+        for batch in reader {
+            batches.push(batch.expect("batch"));
+        }
+    }
+    batches
+}
+
+pub fn row_count(batches: &[RecordBatch]) -> usize {
+    batches.iter().map(RecordBatch::num_rows).sum()
+}
