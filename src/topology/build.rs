@@ -105,7 +105,7 @@ pub(super) fn build(
     }
 
     // Outputs and their types, in dependency order.
-    let order = match dependency_order(&nodes, text) {
+    let order = match dependency_order(&nodes, text, registry) {
         Ok(order) => order,
         Err(errors) => return Err(errors),
     };
@@ -146,8 +146,9 @@ pub(super) fn build(
                 if let Some(required) = kind.input
                     && required != input_type
                 {
-                    errors.push(node.component.error(
-                        "input",
+                    errors.push(text.error(
+                        node.inputs.first().map(Spanned::span),
+                        &format!("{key}.input"),
                         format!("transform `{}` takes `{required}` records but its input carries `{input_type}`", node.kind),
                     ));
                     continue;
@@ -164,7 +165,6 @@ pub(super) fn build(
                 }
             }
         }
-        let _ = key;
     }
     for (output, ty) in &output_types {
         if !consumers.contains_key(output) {
@@ -469,12 +469,21 @@ fn remove<'a>(table: &mut DeTable<'a>, key: &str) -> Option<Spanned<DeValue<'a>>
 
 /// Nodes ordered so every input is built before its consumers; reports unknown inputs,
 /// duplicate names and cycles.
-fn dependency_order(nodes: &[Node], text: &SourceText) -> Result<Vec<usize>, Vec<ConfigError>> {
+fn dependency_order(
+    nodes: &[Node],
+    text: &SourceText,
+    registry: &Registry,
+) -> Result<Vec<usize>, Vec<ConfigError>> {
     let mut errors = Vec::new();
     let mut producer: HashMap<String, usize> = HashMap::new();
     for (index, node) in nodes.iter().enumerate() {
         let mut outputs = vec![node.name.clone()];
-        if node.section == Section::Transforms {
+        if node.section == Section::Transforms
+            && registry
+                .transforms
+                .get(node.kind.as_str())
+                .is_some_and(|k| k.fallible)
+        {
             outputs.push(format!("{}.dead", node.name));
         }
         if node.section == Section::Sinks {

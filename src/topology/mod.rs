@@ -6,6 +6,8 @@ mod error;
 mod filter;
 mod interpolate;
 mod registry;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 

@@ -274,14 +274,17 @@ impl Registry {
                 help: "keeps records whose `field` satisfies one predicate",
                 build: Box::new(|component, _name, input, stream_type| {
                     let config: FilterConfig = component.parse()?;
+                    if stream_type.fields.is_empty() {
+                        return Err(component.error(
+                            "field",
+                            format!("records of type `{}` have no named fields to filter on; filter after a transform that parses them", stream_type.name),
+                        ));
+                    }
                     let predicate = config
                         .compile(stream_type.fields)
                         .map_err(|(key, message)| component.error(key, message))?;
                     let output = stream_type.ops.filter(input, predicate).ok_or_else(|| {
-                        component.error(
-                            "field",
-                            format!("records of type `{}` have no named fields to filter on; filter after a transform that parses them", stream_type.name),
-                        )
+                        component.error("field", format!("records of type `{}` cannot be filtered", stream_type.name))
                     })?;
                     Ok(TransformOutput { output, dead: None })
                 }),

@@ -1,0 +1,359 @@
+//! Every error path of topology files: each must name the file, the line and the key, and
+//! say how to fix it.
+
+use std::path::Path;
+
+use super::{ConfigError, from_str};
+
+const VALID: &str = r#"
+name = "t"
+
+[sources.pin]
+type = "file"
+path = "${INPUT:-raw}/pin.jsonl"
+
+[transforms.clean_pin]
+type = "clean_pin"
+input = "pin"
+
+[transforms.art]
+type = "filter"
+input = "clean_pin"
+field = "category"
+equals = "art"
+
+[sinks.art]
+type = "delta"
+input = "art"
+table = "${LAKE:-lake}/art"
+
+[sinks.dead_letters]
+type = "delta"
+inputs = ["clean_pin.dead"]
+table = "lake/dead_letters"
+"#;
+
+fn env(name: &str) -> Option<String> {
+    (name == "LAKE").then(|| "/tmp/lake".to_owned())
+}
+
+fn errors(text: &str) -> Vec<ConfigError> {
+    match from_str(
+        Path::new("t.toml"),
+        text,
+        &crate::pinterest::registry(),
+        &env,
+    ) {
+        Ok(_) => panic!("expected errors for:\n{text}"),
+        Err(errors) => errors.0,
+    }
+}
+
+/// An error `text` produces that mentions `fragment`; checks it points at the first line
+/// containing `at`, and names `key`.
+fn expect_error(text: &str, at: &str, key: &str, fragment: &str) {
+    let line = text
+        .lines()
+        .position(|l| l.contains(at))
+        .unwrap_or_else(|| panic!("no line contains `{at}`"))
+        + 1;
+    let all = errors(text);
+    let found = all
+        .iter()
+        .find(|e| e.message.contains(fragment))
+        .unwrap_or_else(|| panic!("no error mentions `{fragment}`; got:\n{all:#?}"));
+    assert_eq!(found.line, line, "line of {found}");
+    assert_eq!(found.key, key, "key of {found}");
+    assert!(
+        found.to_string().starts_with(&format!("t.toml:{line}:")),
+        "{found}"
+    );
+}
+
+#[test]
+fn the_valid_file_builds_and_describes_its_graph() {
+    let built = from_str(
+        Path::new("t.toml"),
+        VALID,
+        &crate::pinterest::registry(),
+        &env,
+    )
+    .expect("valid");
+    assert_eq!(built.name, "t");
+    assert!(
+        built.description.contains("clean_pin.dead -> dead_letter"),
+        "{}",
+        built.description
+    );
+    assert!(
+        built.description.contains("delta table /tmp/lake/art"),
+        "{}",
+        built.description
+    );
+    assert!(
+        built.description.contains("file raw/pin.jsonl"),
+        "default used: {}",
+        built.description
+    );
+}
+
+#[test]
+fn invalid_toml() {
+    expect_error(
+        "[sources.pin\ntype = 1",
+        "[sources.pin",
+        "",
+        "not valid TOML",
+    );
+}
+
+#[test]
+fn unknown_top_level_key() {
+    expect_error(
+        &format!("{VALID}\n[sinkz.x]\ntype = \"delta\"\n"),
+        "[sinkz.x]",
+        "sinkz",
+        "unknown top-level key",
+    );
+}
+
+#[test]
+fn missing_and_unknown_type() {
+    let text = VALID.replace("type = \"clean_pin\"\n", "");
+    expect_error(
+        &text,
+        "[transforms.clean_pin]",
+        "transforms.clean_pin",
+        "has no `type`",
+    );
+    let text = VALID.replace("type = \"clean_pin\"", "type = \"clean_pinn\"");
+    expect_error(
+        &text,
+        "clean_pinn",
+        "transforms.clean_pin.type",
+        "unknown type `clean_pinn`; expected one of: clean_geo, clean_pin",
+    );
+}
+
+#[test]
+fn unknown_input_lists_known_outputs() {
+    let text = VALID.replace("input = \"art\"", "input = \"artt\"");
+    expect_error(
+        &text,
+        "\"artt\"",
+        "sinks.art.input",
+        "unknown input `artt`; known outputs are: art, clean_pin, clean_pin.dead, pin",
+    );
+}
+
+#[test]
+fn unknown_setting_points_at_its_line() {
+    let text = VALID.replace(
+        "path = \"${INPUT:-raw}/pin.jsonl\"",
+        "path = \"x\"\npathh = \"y\"",
+    );
+    expect_error(&text, "pathh", "sources.pin", "unknown field `pathh`");
+}
+
+#[test]
+fn wrong_value_type() {
+    let text = VALID.replace(
+        "table = \"lake/dead_letters\"",
+        "table = \"lake/dead_letters\"\nmax_rows = \"many\"",
+    );
+    expect_error(&text, "max_rows", "sinks.dead_letters", "invalid type");
+}
+
+#[test]
+fn bad_duration_and_validation_errors_name_the_key() {
+    let text = VALID.replace(
+        "table = \"lake/dead_letters\"",
+        "table = \"lake/dead_letters\"\nmax_latency = \"5 parsecs\"",
+    );
+    expect_error(
+        &text,
+        "max_latency",
+        "sinks.dead_letters",
+        "unknown duration unit",
+    );
+    let text = VALID.replace(
+        "table = \"lake/dead_letters\"",
+        "table = \"lake/dead_letters\"\nmax_rows = 0",
+    );
+    expect_error(
+        &text,
+        "max_rows",
+        "sinks.dead_letters.max_rows",
+        "must be at least 1",
+    );
+    let text = VALID.replace(
+        "path = \"${INPUT:-raw}/pin.jsonl\"",
+        "path = \"raw/[.jsonl\"",
+    );
+    expect_error(&text, "[.jsonl", "sources.pin.path", "not a valid glob");
+}
+
+#[test]
+fn unset_variable_without_default() {
+    let text = VALID.replace("${INPUT:-raw}", "${INPUT}");
+    expect_error(
+        &text,
+        "${INPUT}",
+        "sources.pin.path",
+        "environment variable INPUT is not set",
+    );
+}
+
+#[test]
+fn type_mismatches() {
+    // A cleaning transform fed with already-cleaned records.
+    let text = VALID
+        .replace("type = \"filter\"", "type = \"clean_pin\"")
+        .replace("field = \"category\"\nequals = \"art\"\n", "");
+    expect_error(
+        &text,
+        "input = \"clean_pin\"",
+        "transforms.art.input",
+        "takes `bytes` records but its input carries `pinterest.pin`",
+    );
+    // Raw bytes cannot be filtered by field nor written to a table.
+    let raw = "[sources.pin]\ntype = \"file\"\npath = \"x\"\n\n[transforms.f]\ntype = \"filter\"\ninput = \"pin\"\nfield = \"x\"\nequals = 1\n\n[sinks.s]\ntype = \"delta\"\ninput = \"f\"\ntable = \"t\"\n";
+    expect_error(
+        raw,
+        "field = ",
+        "transforms.f.field",
+        "have no named fields",
+    );
+    let raw = "[sources.pin]\ntype = \"file\"\npath = \"x\"\n\n[sinks.s]\ntype = \"delta\"\ninput = \"pin\"\ntable = \"t\"\n";
+    expect_error(
+        raw,
+        "[sinks.s]",
+        "sinks.s.inputs",
+        "cannot be written to a table",
+    );
+}
+
+#[test]
+fn filter_on_unknown_field() {
+    let text = VALID.replace("field = \"category\"", "field = \"categori\"");
+    expect_error(
+        &text,
+        "categori",
+        "transforms.art.field",
+        "`categori` is not a field of this stream; its fields are: ind, unique_id",
+    );
+}
+
+#[test]
+fn unused_outputs_and_lost_dead_letters() {
+    let text = VALID.replace("inputs = [\"clean_pin.dead\"]", "inputs = [\"art\"]");
+    expect_error(
+        &text,
+        "[transforms.clean_pin]",
+        "transforms.clean_pin",
+        "the dead letters `clean_pin.dead` go nowhere",
+    );
+    let text = format!("{VALID}\n[sources.geo]\ntype = \"file\"\npath = \"g.jsonl\"\n");
+    expect_error(
+        &text,
+        "[sources.geo]",
+        "sources.geo",
+        "the output `geo` is not used",
+    );
+}
+
+#[test]
+fn mixed_input_types() {
+    let text = VALID.replace(
+        "inputs = [\"clean_pin.dead\"]",
+        "inputs = [\"clean_pin.dead\", \"art\"]",
+    );
+    let all = errors(&text);
+    assert!(
+        all.iter()
+            .any(|e| e.message.contains("must share one type")
+                && e.key == "sinks.dead_letters.inputs"),
+        "{all:#?}"
+    );
+}
+
+#[test]
+fn cycles() {
+    let text = VALID.replace("input = \"clean_pin\"\nfield", "input = \"art\"\nfield");
+    let all = errors(&text);
+    assert!(
+        all.iter().any(|e| e.message.contains("part of a cycle")),
+        "{all:#?}"
+    );
+}
+
+#[test]
+fn duplicate_names_across_sources_and_transforms() {
+    let text = VALID
+        .replace("[transforms.art]", "[transforms.pin]")
+        .replace("input = \"art\"", "input = \"pin\"");
+    let all = errors(&text);
+    assert!(
+        all.iter().any(|e| e.message.contains("also used by")),
+        "{all:#?}"
+    );
+}
+
+#[test]
+fn input_shape_errors() {
+    let text = VALID.replace("input = \"pin\"", "input = \"pin\"\ninputs = [\"pin\"]");
+    expect_error(
+        &text,
+        "inputs = [\"pin\"]",
+        "transforms.clean_pin",
+        "either `input` or `inputs`",
+    );
+    let text = VALID.replace("type = \"file\"", "type = \"file\"\ninput = \"x\"");
+    expect_error(
+        &text,
+        "input = \"x\"",
+        "sources.pin",
+        "a source has no inputs",
+    );
+    let text = VALID.replace("input = \"pin\"\n", "");
+    expect_error(
+        &text,
+        "[transforms.clean_pin]",
+        "transforms.clean_pin",
+        "has no input",
+    );
+    let text = VALID.replace("inputs = [\"clean_pin.dead\"]", "inputs = []");
+    expect_error(
+        &text,
+        "inputs = []",
+        "sinks.dead_letters.inputs",
+        "is empty",
+    );
+    let text = VALID.replace("input = \"pin\"", "input = 3");
+    expect_error(
+        &text,
+        "input = 3",
+        "transforms.clean_pin.input",
+        "must be a string",
+    );
+}
+
+#[test]
+fn settings_on_a_kind_without_settings() {
+    let text = VALID.replace("input = \"pin\"", "input = \"pin\"\nstrict = true");
+    expect_error(
+        &text,
+        "strict",
+        "transforms.clean_pin",
+        "unknown field `strict`",
+    );
+}
+
+#[test]
+fn no_source() {
+    let all = errors("name = \"empty\"\n");
+    assert!(
+        all.iter().any(|e| e.message.contains("no source")),
+        "{all:#?}"
+    );
+}
