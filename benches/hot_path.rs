@@ -1,0 +1,117 @@
+//! The hot path of file-to-Delta ingestion, stage by stage and end to end in memory:
+//! raw JSON bytes -> cleaned typed records -> Arrow columns -> Parquet bytes.
+//!
+//!     cargo bench --bench hot_path
+//!
+//! Throughput is reported in records/s over a mixed pin/geo/user workload (one of each per
+//! generated triple, as the emulator sends them). `clean` alone is the parse-only limit the
+//! end-to-end figure is compared against.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use deltalake::arrow::array::RecordBatch;
+use deltalake::arrow::datatypes::SchemaRef;
+use deltalake::parquet::arrow::ArrowWriter;
+use deltalake::parquet::basic::{Compression, ZstdLevel};
+use deltalake::parquet::file::properties::WriterProperties;
+use laketide::pinterest::cleaning::{clean_geo, clean_pin, clean_user};
+use laketide::pinterest::generator::Generator;
+use laketide::pinterest::records::{Geo, Pin, User};
+use laketide::sinks::{Row, RowBuilder};
+
+const TRIPLES: usize = 20_000;
+
+struct Input {
+    pins: Vec<Vec<u8>>,
+    geos: Vec<Vec<u8>>,
+    users: Vec<Vec<u8>>,
+}
+
+fn input() -> Input {
+    let mut input = Input {
+        pins: Vec::new(),
+        geos: Vec::new(),
+        users: Vec::new(),
+    };
+    for triple in Generator::new(7).take(TRIPLES) {
+        input.pins.push(triple.pin.into_bytes());
+        input.geos.push(triple.geo.into_bytes());
+        input.users.push(triple.user.into_bytes());
+    }
+    input
+}
+
+fn columns<T: Row>(rows: &[T]) -> RecordBatch {
+    let mut builder = T::builder(rows.len());
+    for row in rows {
+        builder.append(row);
+    }
+    RecordBatch::try_new(T::schema(), builder.finish()).expect("schema")
+}
+
+fn parquet(schema: SchemaRef, batch: &RecordBatch) -> usize {
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level")))
+        .build();
+    let mut out = Vec::with_capacity(1 << 20);
+    let mut writer = ArrowWriter::try_new(&mut out, schema, Some(properties)).expect("writer");
+    writer.write(batch).expect("write");
+    writer.close().expect("close");
+    out.len()
+}
+
+fn clean_all(input: &Input) -> (Vec<Pin>, Vec<Geo>, Vec<User>) {
+    (
+        input
+            .pins
+            .iter()
+            .map(|r| clean_pin(r).expect("clean"))
+            .collect(),
+        input
+            .geos
+            .iter()
+            .map(|r| clean_geo(r).expect("clean"))
+            .collect(),
+        input
+            .users
+            .iter()
+            .map(|r| clean_user(r).expect("clean"))
+            .collect(),
+    )
+}
+
+fn hot_path(c: &mut Criterion) {
+    let input = input();
+    let records = (3 * TRIPLES) as u64;
+    let mut group = c.benchmark_group("mixed");
+    group.throughput(Throughput::Elements(records));
+    group.sample_size(10);
+
+    group.bench_function("clean (parse-only limit)", |b| b.iter(|| clean_all(&input)));
+
+    let (pins, geos, users) = clean_all(&input);
+    group.bench_function("arrow columns", |b| {
+        b.iter(|| (columns(&pins), columns(&geos), columns(&users)))
+    });
+
+    let batches = (columns(&pins), columns(&geos), columns(&users));
+    group.bench_function("parquet encode", |b| {
+        b.iter(|| {
+            parquet(Pin::schema(), &batches.0)
+                + parquet(Geo::schema(), &batches.1)
+                + parquet(User::schema(), &batches.2)
+        })
+    });
+
+    group.bench_function("end to end (bytes -> parquet)", |b| {
+        b.iter(|| {
+            let (pins, geos, users) = clean_all(&input);
+            parquet(Pin::schema(), &columns(&pins))
+                + parquet(Geo::schema(), &columns(&geos))
+                + parquet(User::schema(), &columns(&users))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, hot_path);
+criterion_main!(benches);
