@@ -367,7 +367,7 @@ mod tests {
             save_location: Some("/data/art".into()),
             category: Some("art".into()),
         };
-        let batch = batch(&[pin.clone()]);
+        let batch = batch(std::slice::from_ref(&pin));
         let names: Vec<_> = batch
             .schema()
             .fields()
@@ -398,7 +398,7 @@ mod tests {
             age: None,
             date_joined: None,
         };
-        assert_eq!(batch(&[user.clone()]).num_rows(), 1);
+        assert_eq!(batch(std::slice::from_ref(&user)).num_rows(), 1);
         assert_eq!(user.field_at(2), FieldValue::Null);
     }
 }

@@ -53,21 +53,28 @@ pub trait CheckpointStore: Send + Sync {
 /// What a source needs to know to resume: every checkpointing sink it feeds, with the lane.
 #[derive(Clone, Default)]
 pub struct Resume {
-    readers: Vec<(Arc<dyn CheckpointStore>, Option<Arc<str>>)>,
+    readers: Vec<Reader>,
+}
+
+/// One checkpointing sink a source feeds, and the lane its records arrive through.
+#[derive(Clone)]
+struct Reader {
+    store: Arc<dyn CheckpointStore>,
+    lane: Option<Arc<str>>,
 }
 
 impl Resume {
     pub(crate) fn add(&mut self, store: Arc<dyn CheckpointStore>, lane: Option<Arc<str>>) {
-        self.readers.push((store, lane));
+        self.readers.push(Reader { store, lane });
     }
 
     /// The offset after which `partition` must be read again: the smallest committed offset
     /// over all sinks fed by it, or `None` (read from the start) if any of them has none.
     pub async fn committed(&self, partition: &PartitionId) -> anyhow::Result<Option<i64>> {
         let mut lowest: Option<i64> = None;
-        for (store, lane) in &self.readers {
-            let key = CheckpointKey::new(lane.clone(), partition);
-            match store.committed(&key).await? {
+        for reader in &self.readers {
+            let key = CheckpointKey::new(reader.lane.clone(), partition);
+            match reader.store.committed(&key).await? {
                 None => return Ok(None),
                 Some(offset) => lowest = Some(lowest.map_or(offset, |l| l.min(offset))),
             }

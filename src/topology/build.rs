@@ -105,10 +105,7 @@ pub(super) fn build(
     }
 
     // Outputs and their types, in dependency order.
-    let order = match dependency_order(&nodes, text, registry) {
-        Ok(order) => order,
-        Err(errors) => return Err(errors),
-    };
+    let order = dependency_order(&nodes, text, registry)?;
     let mut output_types: HashMap<String, &'static str> = HashMap::new();
     let mut consumers: BTreeMap<String, usize> = BTreeMap::new();
     let mut input_types: HashMap<usize, &'static str> = HashMap::new();
