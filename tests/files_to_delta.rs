@@ -248,3 +248,136 @@ async fn the_real_emulator_run_cleans_exactly_as_the_contract_says() {
         "{stdout}"
     );
 }
+
+/// The original pipeline's raw archive: `topics/<topic>/partition=<p>/<topic>+<p>+<offset>.json`.
+/// Positions are Kafka positions, and a re-run adds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_connect_archive_layout_keeps_kafka_positions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let topics = dir.path().join("topics");
+    let lake = dir.path().join("lake");
+    let geo = |ind: u32| {
+        format!(
+            r#"{{"ind": {ind}, "timestamp": "2020-08-28 03:52:47", "latitude": "-89.9787", "longitude": -173.293, "country": "Albania"}}"#
+        )
+    };
+    for (partition, offsets) in [(0, vec![0, 1, 2]), (1, vec![5, 6])] {
+        let folder = topics.join(format!("0a3db223d459.geo/partition={partition}"));
+        std::fs::create_dir_all(&folder).expect("mkdir");
+        for offset in offsets {
+            let body = if partition == 1 && offset == 6 {
+                "oops".to_owned()
+            } else {
+                geo(offset)
+            };
+            std::fs::write(
+                folder.join(format!("0a3db223d459.geo+{partition}+{offset:010}.json")),
+                body + "\n",
+            )
+            .expect("write");
+        }
+    }
+    // Another topic in the archive that this source does not read.
+    let other = topics.join("0a3db223d459.pin/partition=0");
+    std::fs::create_dir_all(&other).expect("mkdir");
+    std::fs::write(other.join("0a3db223d459.pin+0+0000000000.json"), "{}\n").expect("write");
+
+    let topology = format!(
+        "[sources.geo]\ntype = \"file\"\nlayout = \"kafka-connect\"\npath = \"{}\"\ntopics = [\"0a3db223d459.geo\"]\n\n\
+         [transforms.clean]\ntype = \"clean_geo\"\ninput = \"geo\"\n\n\
+         [sinks.geo]\ntype = \"delta\"\ninput = \"clean\"\ntable = \"{lake}/geo\"\nposition_columns = true\n\n\
+         [sinks.dead]\ntype = \"delta\"\ninput = \"clean.dead\"\ntable = \"{lake}/dead\"\n",
+        topics.display(),
+        lake = lake.display()
+    );
+    let run = || async {
+        let built = laketide::topology::from_str(
+            Path::new("archive.toml"),
+            &topology,
+            &laketide::pinterest::registry(),
+            &|_| None,
+        )
+        .expect("valid topology");
+        let (trigger, _) = laketide::runtime::Shutdown::new();
+        built
+            .topology
+            .run(laketide::runtime::RunOptions::default(), trigger)
+            .await
+            .expect("run")
+    };
+    let first = run().await;
+    assert_eq!(first.stats.records_in, 5);
+    let rows = read_table(&lake.join("geo")).await;
+    assert_eq!(row_count(&rows), 4);
+    let mut positions: Vec<(String, i64)> = rows
+        .iter()
+        .flat_map(|b| {
+            let partitions = b
+                .column_by_name("_source_partition")
+                .expect("partition")
+                .as_string::<i32>()
+                .clone();
+            let offsets = b
+                .column_by_name("_source_offset")
+                .expect("offset")
+                .as_primitive::<Int64Type>()
+                .clone();
+            (0..b.num_rows()).map(move |i| (partitions.value(i).to_owned(), offsets.value(i)))
+        })
+        .collect();
+    positions.sort();
+    assert_eq!(
+        positions,
+        vec![
+            ("0a3db223d459.geo/0".to_owned(), 0),
+            ("0a3db223d459.geo/0".to_owned(), 1),
+            ("0a3db223d459.geo/0".to_owned(), 2),
+            ("0a3db223d459.geo/1".to_owned(), 5)
+        ]
+    );
+    let dead = read_table(&lake.join("dead")).await;
+    assert_eq!(
+        strings(&dead, "position"),
+        vec![Some("0a3db223d459.geo/1@6".to_owned())]
+    );
+
+    let second = run().await;
+    assert_eq!(second.stats.records_out, 0, "a re-run adds nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_source_reads_every_file_below_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("users");
+    std::fs::create_dir_all(input.join("2024")).expect("mkdir");
+    write_lines(
+        &input.join("a.jsonl"),
+        &[GOOD_USER.into(), GOOD_USER.into()],
+    );
+    write_lines(&input.join("2024/b.jsonl"), &[GOOD_USER.into()]);
+    write_lines(&input.join(".hidden"), &[b"ignored".to_vec()]);
+    let lake = dir.path().join("lake");
+    let topology = format!(
+        "[sources.user]\ntype = \"file\"\npath = \"{}\"\n\n[transforms.clean]\ntype = \"clean_user\"\ninput = \"user\"\n\n\
+         [sinks.user]\ntype = \"delta\"\ninput = \"clean\"\ntable = \"{lake}/user\"\n\n\
+         [sinks.dead]\ntype = \"delta\"\ninput = \"clean.dead\"\ntable = \"{lake}/dead\"\n",
+        input.display(),
+        lake = lake.display()
+    );
+    let built = laketide::topology::from_str(
+        Path::new("dir.toml"),
+        &topology,
+        &laketide::pinterest::registry(),
+        &|_| None,
+    )
+    .expect("valid topology");
+    let (trigger, _) = laketide::runtime::Shutdown::new();
+    let summary = built
+        .topology
+        .run(laketide::runtime::RunOptions::default(), trigger)
+        .await
+        .expect("run");
+    assert_eq!(summary.stats.records_in, 3);
+    assert_eq!(summary.stats.dead_letters, 0);
+    assert_eq!(row_count(&read_table(&lake.join("user")).await), 3);
+}

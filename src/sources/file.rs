@@ -323,7 +323,8 @@ impl Reader {
                     OpenPartition {
                         partition,
                         resume_after,
-                        last_offset: 0,
+                        // Below any real offset: the first segment sets it to its first - 1.
+                        last_offset: i64::MIN,
                         reader: None,
                         queued: Vec::new(),
                         known: Default::default(),
