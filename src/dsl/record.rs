@@ -62,6 +62,27 @@ pub struct Record<T> {
 }
 
 impl<T> Record<T> {
+    /// The value, and the record's metadata without it (to attach to a new value).
+    pub fn split_value(self) -> (T, Record<()>) {
+        let Record {
+            value,
+            key,
+            timestamp,
+            position,
+            raw,
+        } = self;
+        (
+            value,
+            Record {
+                value: (),
+                key,
+                timestamp,
+                position,
+                raw,
+            },
+        )
+    }
+
     /// The same record carrying another value; metadata is kept.
     pub fn with_value<U>(self, value: U) -> Record<U> {
         Record {

@@ -112,20 +112,8 @@ impl<T: Send + 'static> Stream<T> {
             records
                 .into_iter()
                 .map(|record| {
-                    let Record {
-                        value,
-                        key,
-                        timestamp,
-                        position,
-                        raw,
-                    } = record;
-                    Record {
-                        value: f(value),
-                        key,
-                        timestamp,
-                        position,
-                        raw,
-                    }
+                    let (value, meta) = record.split_value();
+                    meta.with_value(f(value))
                 })
                 .collect()
         })
@@ -153,21 +141,9 @@ impl<T: Send + 'static> Stream<T> {
         self.map_batches(move |records| {
             let mut out = Vec::with_capacity(records.len());
             for record in records {
-                let Record {
-                    value,
-                    key,
-                    timestamp,
-                    position,
-                    raw,
-                } = record;
+                let (value, meta) = record.split_value();
                 for produced in f(value) {
-                    out.push(Record {
-                        value: produced,
-                        key: key.clone(),
-                        timestamp,
-                        position: position.clone(),
-                        raw: raw.clone(),
-                    });
+                    out.push(meta.clone().with_value(produced));
                 }
             }
             out
@@ -235,34 +211,19 @@ impl<T: Send + 'static> Stream<T> {
             let lane = batch.lane.clone();
             let progress = batch.progress.clone();
             for record in batch.records {
-                let Record {
-                    value,
-                    key,
-                    timestamp,
-                    position,
-                    raw,
-                } = record;
+                let (value, meta) = record.split_value();
                 match f(value) {
-                    Ok(value) => good.push(Record {
-                        value,
-                        key,
-                        timestamp,
-                        position,
-                        raw,
-                    }),
-                    Err(error) => bad.push(Record {
-                        value: DeadLetter {
-                            raw: raw.clone(),
-                            position: position.clone(),
+                    Ok(value) => good.push(meta.with_value(value)),
+                    Err(error) => {
+                        let dead = DeadLetter {
+                            raw: meta.raw.clone(),
+                            position: meta.position.clone(),
                             stage: label.clone(),
                             error: error.to_string(),
                             failed_at,
-                        },
-                        key,
-                        timestamp,
-                        position,
-                        raw,
-                    }),
+                        };
+                        bad.push(meta.with_value(dead));
+                    }
                 }
             }
             if !bad.is_empty() {

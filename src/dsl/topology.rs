@@ -45,6 +45,7 @@ pub(crate) type Task = BoxFuture<'static, anyhow::Result<()>>;
 
 #[derive(Default)]
 pub(crate) struct Graph {
+    name: String,
     /// Stage names in use, per namespace: streams (sources and operators) and sinks.
     names: HashSet<(Namespace, Arc<str>)>,
     errors: Vec<String>,
@@ -71,9 +72,13 @@ pub struct RunSummary {
 }
 
 impl Topology {
-    pub fn new(_name: &str) -> Self {
+    /// `name` identifies the topology in logs.
+    pub fn new(name: &str) -> Self {
         Topology {
-            graph: Arc::new(Mutex::new(Graph::default())),
+            graph: Arc::new(Mutex::new(Graph {
+                name: name.to_owned(),
+                ..Graph::default()
+            })),
         }
     }
 
@@ -179,6 +184,13 @@ impl Topology {
             bail!("the topology has no source");
         }
         let stats = graph.stats.clone();
+        tracing::info!(
+            "starting topology `{}`: {} sources, {} sinks, until idle: {}",
+            graph.name,
+            graph.sources.len(),
+            graph.sinks.len(),
+            options.until_idle
+        );
         let mut running = JoinSet::new();
         for (name, start) in graph.sinks {
             let task = start(SinkContext {
