@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod dsl;
+pub mod kafka;
 pub mod pinterest;
 pub mod runtime;
 pub mod sinks;

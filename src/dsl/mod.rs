@@ -12,6 +12,8 @@ mod topology;
 
 pub use dead_letter::{DeadLetter, now_micros};
 pub use fields::{FieldValue, Fields};
-pub use record::{Batch, OffsetUnit, Partition, PartitionId, Position, Progress, Record};
+pub use record::{
+    Barrier, Batch, Header, OffsetUnit, Partition, PartitionId, Position, Progress, Record,
+};
 pub use stream::Stream;
 pub use topology::{RunSummary, Topology};

@@ -5,7 +5,8 @@
 //! batch (hundreds to thousands of records), not once per record.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -57,8 +58,16 @@ pub struct Record<T> {
     pub key: Option<Bytes>,
     /// Event time in microseconds since the Unix epoch, when the source or an operator knows it.
     pub timestamp: Option<i64>,
+    /// Broker headers (Kafka); empty for sources without them.
+    pub headers: Vec<Header>,
     pub position: Position,
     pub raw: Bytes,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub key: String,
+    pub value: Option<Bytes>,
 }
 
 impl<T> Record<T> {
@@ -68,6 +77,7 @@ impl<T> Record<T> {
             value,
             key,
             timestamp,
+            headers,
             position,
             raw,
         } = self;
@@ -77,6 +87,7 @@ impl<T> Record<T> {
                 value: (),
                 key,
                 timestamp,
+                headers,
                 position,
                 raw,
             },
@@ -89,6 +100,7 @@ impl<T> Record<T> {
             value,
             key: self.key,
             timestamp: self.timestamp,
+            headers: self.headers,
             position: self.position,
             raw: self.raw,
         }
@@ -115,6 +127,47 @@ pub struct Batch<T> {
     /// Which input of a union this batch came through (`None` outside unions). Checkpoints are
     /// kept per lane, because two lanes can carry the same source partition at different paces.
     pub lane: Option<Arc<str>>,
+    /// Asks every checkpointing sink to commit now and acknowledge (see [`Barrier`]).
+    pub barrier: Option<Barrier>,
+}
+
+/// "Commit everything you have received so far, then tell me." A source sends one before it
+/// gives partitions up (a Kafka rebalance) or stops, and waits until every checkpointing sink
+/// it feeds has acknowledged, so the next owner of a partition resumes after all of it.
+#[derive(Debug, Clone)]
+pub struct Barrier {
+    acks: Arc<(Mutex<usize>, Condvar)>,
+}
+
+impl Barrier {
+    pub fn new() -> Self {
+        Barrier {
+            acks: Arc::new((Mutex::new(0), Condvar::new())),
+        }
+    }
+
+    /// Called by a sink once it has committed everything received before the barrier.
+    pub fn acknowledge(&self) {
+        let (count, signal) = &*self.acks;
+        *count.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        signal.notify_all();
+    }
+
+    /// Blocks until `expected` acknowledgements arrived; false on timeout.
+    pub fn wait(&self, expected: usize, timeout: Duration) -> bool {
+        let (count, signal) = &*self.acks;
+        let guard = count.lock().unwrap_or_else(|p| p.into_inner());
+        signal
+            .wait_timeout_while(guard, timeout, |acks| *acks < expected)
+            .map(|(acks, _)| *acks >= expected)
+            .unwrap_or(false)
+    }
+}
+
+impl Default for Barrier {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl<T> Batch<T> {
@@ -123,6 +176,7 @@ impl<T> Batch<T> {
             records,
             progress,
             lane: None,
+            barrier: None,
         }
     }
 
@@ -132,10 +186,11 @@ impl<T> Batch<T> {
             records,
             progress: self.progress.clone(),
             lane: self.lane.clone(),
+            barrier: self.barrier.clone(),
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty() && self.progress.is_empty()
+        self.records.is_empty() && self.progress.is_empty() && self.barrier.is_none()
     }
 }

@@ -97,6 +97,7 @@ impl<T: Send + 'static> Stream<T> {
                     records: f(batch.records),
                     progress: batch.progress,
                     lane: batch.lane,
+                    barrier: batch.barrier,
                 })
                 .boxed(),
         )
@@ -210,6 +211,7 @@ impl<T: Send + 'static> Stream<T> {
             let failed_at = now_micros();
             let lane = batch.lane.clone();
             let progress = batch.progress.clone();
+            let barrier = batch.barrier.clone();
             for record in batch.records {
                 let (value, meta) = record.split_value();
                 match f(value) {
@@ -234,11 +236,13 @@ impl<T: Send + 'static> Stream<T> {
                     records: good,
                     progress: progress.clone(),
                     lane: lane.clone(),
+                    barrier: barrier.clone(),
                 },
                 Batch {
                     records: bad,
                     progress,
                     lane,
+                    barrier,
                 },
             )
         });
@@ -262,11 +266,13 @@ impl<T: Send + 'static> Stream<T> {
                     records: yes,
                     progress: batch.progress.clone(),
                     lane: batch.lane.clone(),
+                    barrier: batch.barrier.clone(),
                 },
                 Batch {
                     records: no,
                     progress: batch.progress,
                     lane: batch.lane,
+                    barrier: batch.barrier,
                 },
             )
         });

@@ -46,6 +46,10 @@ pub trait CheckpointStore: Send + Sync {
         key: &'a CheckpointKey,
     ) -> BoxFuture<'a, anyhow::Result<Option<i64>>>;
 
+    /// The last offset this process committed for `key`, without reading the store; `None`
+    /// if it has committed none since it started.
+    fn committed_here(&self, key: &CheckpointKey) -> Option<i64>;
+
     /// For messages: the table or location.
     fn describe(&self) -> String;
 }
@@ -66,6 +70,24 @@ struct Reader {
 impl Resume {
     pub(crate) fn add(&mut self, store: Arc<dyn CheckpointStore>, lane: Option<Arc<str>>) {
         self.readers.push(Reader { store, lane });
+    }
+
+    /// How many acknowledgements a [`crate::dsl::Barrier`] sent by the source gets: one per
+    /// checkpointing sink and lane.
+    pub fn sinks(&self) -> usize {
+        self.readers.len()
+    }
+
+    /// The offset every sink fed by `partition` has committed in this process, if all have.
+    pub fn committed_here(&self, partition: &PartitionId) -> Option<i64> {
+        let mut lowest: Option<i64> = None;
+        for reader in &self.readers {
+            let offset = reader
+                .store
+                .committed_here(&CheckpointKey::new(reader.lane.clone(), partition))?;
+            lowest = Some(lowest.map_or(offset, |l| l.min(offset)));
+        }
+        lowest
     }
 
     /// The offset after which `partition` must be read again: the smallest committed offset

@@ -259,6 +259,7 @@ impl Reader {
                     value: line.clone(),
                     key: None,
                     timestamp: None,
+                    headers: Vec::new(),
                     position: Position { partition, offset },
                     raw: line,
                 });

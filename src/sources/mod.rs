@@ -2,6 +2,7 @@
 //! resumes each of its partitions after what the sinks downstream have committed.
 
 pub mod file;
+pub mod kafka;
 mod lines;
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use crate::dsl::Batch;
 use crate::runtime::{Resume, RunStats, Shutdown};
 
 pub use file::{FileLayout, FileSource, FileSourceConfig};
+pub use kafka::{KafkaSource, KafkaSourceConfig};
 
 /// Everything a running source is handed by the runtime.
 pub struct SourceContext {

@@ -18,7 +18,7 @@ use super::error::{ConfigError, SourceText};
 use super::filter::{FilterConfig, Predicate};
 use crate::dsl::{DeadLetter, Fields, Stream, Topology};
 use crate::sinks::{DeltaSink, DeltaSinkConfig, Row};
-use crate::sources::{FileSource, FileSourceConfig, Source};
+use crate::sources::{FileSource, FileSourceConfig, KafkaSource, KafkaSourceConfig, Source};
 
 /// The type name of raw source records.
 pub const BYTES: &str = "bytes";
@@ -262,6 +262,20 @@ impl Registry {
                         .validate()
                         .map_err(|(key, message)| component.error(key, message))?;
                     Ok(Box::new(FileSource::new(config)) as Box<dyn Source>)
+                }),
+            },
+        );
+        registry.sources.insert(
+            "kafka",
+            SourceKind {
+                output: BYTES,
+                help: "a Kafka consumer group over one or more topics, exactly once into tables",
+                build: Box::new(|component| {
+                    let config: KafkaSourceConfig = component.parse()?;
+                    config
+                        .validate()
+                        .map_err(|(key, message)| component.error(key, message))?;
+                    Ok(Box::new(KafkaSource::new(config)) as Box<dyn Source>)
                 }),
             },
         );

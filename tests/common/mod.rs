@@ -70,3 +70,34 @@ pub async fn read_table(dir: &Path) -> Vec<RecordBatch> {
 pub fn row_count(batches: &[RecordBatch]) -> usize {
     batches.iter().map(RecordBatch::num_rows).sum()
 }
+
+/// Builds and runs topology text with `${VAR}`s from `vars` only.
+pub async fn run_topology(text: &str, vars: &[(&str, String)]) -> anyhow::Result<RunSummary> {
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    let env = move |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let built = laketide::topology::from_str(
+        Path::new("test.toml"),
+        text,
+        &laketide::pinterest::registry(),
+        &env,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (trigger, _) = Shutdown::new();
+    built.topology.run(RunOptions::default(), trigger).await
+}
+
+pub const PINTEREST_KAFKA: &str = include_str!("../../topologies/pinterest-kafka.toml");
+
+/// Shows laketide's logs in a failing test's output (RUST_LOG overrides the level).
+pub fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("laketide=info,warn")),
+        )
+        .try_init();
+}

@@ -1,6 +1,9 @@
 //! Source offsets stored in the Delta log as application transactions (`txn` actions), one
 //! per checkpoint key, written in the same commit as the data they cover.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use anyhow::Context;
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -10,11 +13,24 @@ use crate::runtime::{CheckpointKey, CheckpointStore};
 
 pub struct DeltaCheckpoints {
     location: TableLocation,
+    /// What this process's sink committed last, per key: cheap to read for progress reports
+    /// such as committing offsets back to Kafka.
+    latest: Mutex<HashMap<CheckpointKey, i64>>,
 }
 
 impl DeltaCheckpoints {
     pub fn new(location: TableLocation) -> Self {
-        DeltaCheckpoints { location }
+        DeltaCheckpoints {
+            location,
+            latest: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(super) fn record_commit(&self, key: &CheckpointKey, offset: i64) {
+        self.latest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.clone(), offset);
     }
 }
 
@@ -30,6 +46,14 @@ impl CheckpointStore for DeltaCheckpoints {
             committed_in(&table, key).await
         }
         .boxed()
+    }
+
+    fn committed_here(&self, key: &CheckpointKey) -> Option<i64> {
+        self.latest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .copied()
     }
 
     fn describe(&self) -> String {

@@ -132,6 +132,6 @@ impl<T: Row> Sink<T> for DeltaSink<T> {
         input: BoxStream<'static, Batch<T>>,
         ctx: SinkContext,
     ) -> BoxFuture<'static, anyhow::Result<()>> {
-        writer::run::<T>(self.config, self.location, input, ctx).boxed()
+        writer::run::<T>(self.config, self.location, self.checkpoints, input, ctx).boxed()
     }
 }

@@ -18,7 +18,7 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use super::DeltaSinkConfig;
-use super::checkpoints::committed_in;
+use super::checkpoints::{DeltaCheckpoints, committed_in};
 use super::table::{TableLocation, open_or_create};
 use crate::dsl::{Batch, Partition};
 use crate::runtime::CheckpointKey;
@@ -31,12 +31,13 @@ const ARROW_BATCH_ROWS: usize = 16 * 1024;
 pub(super) async fn run<T: Row>(
     config: DeltaSinkConfig,
     location: TableLocation,
+    checkpoints: Arc<DeltaCheckpoints>,
     mut input: BoxStream<'static, Batch<T>>,
     ctx: SinkContext,
 ) -> anyhow::Result<()> {
     let schema = table_schema::<T>(config.position_columns);
     let table = open_or_create(&location, &ctx.name, &schema).await?;
-    let mut state = SinkState::<T>::new(config, location, table, ctx)?;
+    let mut state = SinkState::<T>::new(config, location, table, checkpoints, ctx)?;
     loop {
         let next = match state.deadline {
             Some(deadline) => tokio::select! {
@@ -46,7 +47,14 @@ pub(super) async fn run<T: Row>(
             None => Some(input.next().await),
         };
         match next {
-            Some(Some(batch)) => state.absorb(batch).await?,
+            Some(Some(batch)) => {
+                let barrier = batch.barrier.clone();
+                state.absorb(batch).await?;
+                if let Some(barrier) = barrier {
+                    state.commit().await?;
+                    barrier.acknowledge();
+                }
+            }
             Some(None) => break,
             None => state.commit().await?,
         }
@@ -74,6 +82,7 @@ struct SinkState<T: Row> {
     writer: RecordBatchWriter,
     /// The table's schema as Arrow, which every batch must match exactly.
     arrow_schema: SchemaRef,
+    checkpoints: Arc<DeltaCheckpoints>,
     ctx: SinkContext,
     rows: T::Builder,
     partitions: StringBuilder,
@@ -84,6 +93,9 @@ struct SinkState<T: Row> {
     committed: HashMap<CheckpointKey, Option<i64>>,
     /// Offsets the next commit completes.
     pending: HashMap<CheckpointKey, i64>,
+    /// The lowest offset of the rows buffered since the last commit, per key: if another
+    /// writer has committed that far meanwhile, committing would duplicate rows.
+    first_buffered: HashMap<CheckpointKey, i64>,
     /// When the oldest uncommitted record or progress must be committed at the latest.
     deadline: Option<Instant>,
     epoch: i64,
@@ -94,6 +106,7 @@ impl<T: Row> SinkState<T> {
         config: DeltaSinkConfig,
         location: TableLocation,
         table: DeltaTable,
+        checkpoints: Arc<DeltaCheckpoints>,
         ctx: SinkContext,
     ) -> anyhow::Result<Self> {
         let writer = RecordBatchWriter::for_table(&table)?
@@ -113,10 +126,12 @@ impl<T: Row> SinkState<T> {
             table,
             writer,
             arrow_schema,
+            checkpoints,
             ctx,
             rows_uncommitted: 0,
             committed: HashMap::new(),
             pending: HashMap::new(),
+            first_buffered: HashMap::new(),
             deadline: None,
             epoch: 0,
         })
@@ -135,22 +150,32 @@ impl<T: Row> SinkState<T> {
     async fn absorb(&mut self, batch: Batch<T>) -> anyhow::Result<()> {
         let mut skipped = 0u64;
         // Records of one batch nearly always share a partition: look the key up once per run.
-        let mut current: Option<(Partition, Option<i64>)> = None;
+        // The partition of the previous record, its committed offset, and whether a row of it
+        // has been buffered in this batch yet.
+        let mut current: Option<(Partition, Option<i64>, bool)> = None;
         let mut appended = 0u64;
         for record in &batch.records {
             let partition = &record.position.partition;
-            let committed = match &current {
-                Some((p, committed)) if Arc::ptr_eq(p, partition) => *committed,
-                _ => {
-                    let key = CheckpointKey::new(batch.lane.clone(), partition);
-                    let committed = self.committed_offset(&key).await?;
-                    current = Some((partition.clone(), committed));
-                    committed
-                }
+            if !current
+                .as_ref()
+                .is_some_and(|(p, _, _)| Arc::ptr_eq(p, partition))
+            {
+                let key = CheckpointKey::new(batch.lane.clone(), partition);
+                let committed = self.committed_offset(&key).await?;
+                current = Some((partition.clone(), committed, false));
+            }
+            let Some((_, committed, buffered)) = current.as_mut() else {
+                continue;
             };
             if committed.is_some_and(|c| record.position.offset <= c) {
                 skipped += 1;
                 continue;
+            }
+            if !*buffered {
+                *buffered = true;
+                self.first_buffered
+                    .entry(CheckpointKey::new(batch.lane.clone(), partition))
+                    .or_insert(record.position.offset);
             }
             self.rows.append(&record.value);
             if self.config.position_columns {
@@ -218,6 +243,7 @@ impl<T: Row> SinkState<T> {
             return Ok(());
         }
         let started = Instant::now();
+        self.check_ownership().await?;
         let transactions: Vec<Transaction> = self
             .pending
             .iter()
@@ -252,7 +278,43 @@ impl<T: Row> SinkState<T> {
             .record(self.rows_uncommitted as f64);
         self.rows_uncommitted = 0;
         for (key, offset) in self.pending.drain() {
+            self.checkpoints.record_commit(&key, offset);
             self.committed.insert(key, Some(offset));
+        }
+        self.first_buffered.clear();
+        Ok(())
+    }
+
+    /// Makes sure no other writer committed the partitions this commit covers since this
+    /// sink last looked: that happens when a consumer lost its partitions without being told
+    /// (its session timed out) and another took over. Committing would then duplicate rows.
+    /// Delta's conflict check covers the remaining race: two commits of one checkpoint key at
+    /// the same moment cannot both succeed.
+    async fn check_ownership(&mut self) -> anyhow::Result<()> {
+        self.table
+            .update_incremental(None)
+            .await
+            .with_context(|| format!("cannot refresh the Delta table at {}", self.location))?;
+        let keys: Vec<CheckpointKey> = self.pending.keys().cloned().collect();
+        for key in keys {
+            let now = committed_in(&self.table, &key).await?;
+            let known = self.committed.get(&key).copied().flatten();
+            if now <= known {
+                continue;
+            }
+            let now = now.unwrap_or(i64::MIN);
+            if let Some(first) = self.first_buffered.get(&key)
+                && *first <= now
+            {
+                anyhow::bail!(
+                    "another writer committed {} up to offset {now} while this one held rows from offset {first};                      the partition was reassigned without this process being told (a session timeout?).                      Nothing was committed; restart to resume from the table",
+                    key.partition
+                );
+            }
+            if self.pending.get(&key).is_some_and(|offset| *offset <= now) {
+                self.pending.remove(&key);
+            }
+            self.committed.insert(key, Some(now));
         }
         Ok(())
     }

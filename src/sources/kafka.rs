@@ -1,0 +1,699 @@
+//! Consumes Kafka topics as a member of a consumer group.
+//!
+//! Partitions are assigned by the group (cooperative-sticky by default). On assignment each
+//! partition is positioned after the offset the sinks downstream have committed in their
+//! tables: the table, not Kafka, is the source of truth. Before partitions are given up, the
+//! source sends a barrier and waits until every sink has committed what it received, so the
+//! next owner resumes exactly after it. Offsets are also committed back to Kafka once the
+//! tables hold them, so standard lag tools see the group's progress. See DESIGN.md.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{ClientContext, TopicPartitionList as Tpl};
+use serde::Deserialize;
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+
+use super::{Source, SourceContext};
+use crate::dsl::{
+    Barrier, Batch, Header, OffsetUnit, Partition, PartitionId, Position, Progress, Record,
+};
+use crate::runtime::{Resume, RunStats, Shutdown};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSourceConfig {
+    /// `host:port[,host:port...]`
+    pub brokers: String,
+    pub topics: Vec<String>,
+    /// Consumer group; processes with the same group split the partitions.
+    pub group: String,
+    /// librdkafka properties passed through as they are (security, SASL, timeouts, ...).
+    /// Values are never logged.
+    #[serde(default, deserialize_with = "property_values")]
+    pub properties: BTreeMap<String, String>,
+    /// Records per batch handed downstream.
+    #[serde(default = "default_batch_records")]
+    pub batch_records: usize,
+    /// A partly filled batch is handed on after this long.
+    #[serde(
+        default = "default_max_batch_wait",
+        deserialize_with = "crate::units::duration"
+    )]
+    pub max_batch_wait: Duration,
+    /// How long to wait for the sinks to commit before giving partitions up.
+    #[serde(
+        default = "default_barrier_timeout",
+        deserialize_with = "crate::units::duration"
+    )]
+    pub barrier_timeout: Duration,
+}
+
+fn default_batch_records() -> usize {
+    2048
+}
+
+/// librdkafka takes every value as a string; TOML users write `session.timeout.ms = 6000`.
+fn property_values<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Value {
+        Text(String),
+        Integer(i64),
+        Float(f64),
+        Bool(bool),
+    }
+    let raw = BTreeMap::<String, Value>::deserialize(deserializer)?;
+    Ok(raw
+        .into_iter()
+        .map(|(key, value)| {
+            let text = match value {
+                Value::Text(text) => text,
+                Value::Integer(n) => n.to_string(),
+                Value::Float(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+            };
+            (key, text)
+        })
+        .collect())
+}
+fn default_max_batch_wait() -> Duration {
+    Duration::from_millis(100)
+}
+fn default_barrier_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// Properties laketide sets itself: overriding them would break the exactly-once protocol.
+const RESERVED: [(&str, &str); 4] = [
+    ("group.id", "group"),
+    ("bootstrap.servers", "brokers"),
+    (
+        "enable.auto.commit",
+        "nothing: offsets are committed after the tables",
+    ),
+    (
+        "enable.auto.offset.store",
+        "nothing: offsets are committed after the tables",
+    ),
+];
+
+impl KafkaSourceConfig {
+    pub fn new(brokers: impl Into<String>, topics: Vec<String>, group: impl Into<String>) -> Self {
+        KafkaSourceConfig {
+            brokers: brokers.into(),
+            topics,
+            group: group.into(),
+            properties: BTreeMap::new(),
+            batch_records: default_batch_records(),
+            max_batch_wait: default_max_batch_wait(),
+            barrier_timeout: default_barrier_timeout(),
+        }
+    }
+
+    /// Checks what can be checked without a broker. Errors name the config key.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.brokers.trim().is_empty() {
+            return Err(("brokers", "is empty; give host:port[,host:port]".into()));
+        }
+        if self.topics.is_empty() || self.topics.iter().any(|t| t.trim().is_empty()) {
+            return Err(("topics", "needs at least one non-empty topic name".into()));
+        }
+        if self.group.trim().is_empty() {
+            return Err(("group", "is empty; name the consumer group".into()));
+        }
+        if self.batch_records == 0 {
+            return Err(("batch_records", "must be at least 1".into()));
+        }
+        for (property, instead) in RESERVED {
+            if self.properties.contains_key(property) {
+                return Err((
+                    "properties",
+                    format!("`{property}` is set by laketide; set {instead}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", &self.group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("partition.assignment.strategy", "cooperative-sticky")
+            // A member that dies (or, with librdkafka 2.12, one that closes: its LeaveGroup goes
+            // out without its member id) holds its partitions until its session times out;
+            // 10 s instead of 45 s bounds how long a restart or a failover waits.
+            .set("session.timeout.ms", "10000")
+            .set("heartbeat.interval.ms", "1000")
+            .set_log_level(RDKafkaLogLevel::Warning);
+        for (key, value) in &self.properties {
+            config.set(key, value);
+        }
+        config
+    }
+}
+
+pub struct KafkaSource {
+    config: KafkaSourceConfig,
+}
+
+impl KafkaSource {
+    pub fn new(config: KafkaSourceConfig) -> Self {
+        KafkaSource { config }
+    }
+}
+
+impl Source for KafkaSource {
+    fn describe(&self) -> String {
+        format!(
+            "kafka {} topics [{}] group {}",
+            self.config.brokers,
+            self.config.topics.join(", "),
+            self.config.group
+        )
+    }
+
+    fn run(self: Box<Self>, ctx: SourceContext) -> BoxFuture<'static, anyhow::Result<()>> {
+        let handle = Handle::current();
+        async move {
+            tokio::task::spawn_blocking(move || consume(self.config, ctx, handle))
+                .await
+                .context("the Kafka consumer thread panicked")?
+        }
+        .boxed()
+    }
+}
+
+/// What the consumer thread and its rebalance callback share.
+struct Shared {
+    source: Arc<str>,
+    resume: Resume,
+    handle: Handle,
+    output: mpsc::Sender<Batch<Bytes>>,
+    stats: Arc<RunStats>,
+    barrier_timeout: Duration,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Assigned partitions by (topic, partition).
+    assigned: HashMap<(String, i32), Assigned>,
+    records: Vec<Record<Bytes>>,
+    progress: HashMap<Partition, i64>,
+    batch_started: Option<Instant>,
+    downstream_gone: bool,
+}
+
+struct Assigned {
+    partition: Partition,
+    /// Offsets at or below this are in every sink's table already.
+    committed: Option<i64>,
+    /// The last offset read here.
+    read: Option<i64>,
+    /// The last offset committed to Kafka by this process.
+    committed_to_kafka: Option<i64>,
+}
+
+impl Shared {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Hands the batch being built downstream. False once downstream has gone.
+    fn flush(&self, state: &mut State) -> bool {
+        if state.records.is_empty() && state.progress.is_empty() {
+            return !state.downstream_gone;
+        }
+        let records = std::mem::take(&mut state.records);
+        let progress = state
+            .progress
+            .drain()
+            .map(|(partition, offset)| Progress { partition, offset })
+            .collect();
+        state.batch_started = None;
+        self.stats.read(&self.source, records.len() as u64);
+        if self
+            .output
+            .blocking_send(Batch::new(records, progress))
+            .is_err()
+        {
+            state.downstream_gone = true;
+        }
+        !state.downstream_gone
+    }
+
+    /// Sends what is buffered plus a barrier, and waits until every sink committed it.
+    fn commit_everything(&self) {
+        let barrier = Barrier::new();
+        {
+            let mut state = self.state();
+            if !self.flush(&mut state) {
+                return;
+            }
+            let mut batch = Batch::new(Vec::new(), Vec::new());
+            batch.barrier = Some(barrier.clone());
+            if self.output.blocking_send(batch).is_err() {
+                state.downstream_gone = true;
+                return;
+            }
+        }
+        let started = Instant::now();
+        if barrier.wait(self.resume.sinks(), self.barrier_timeout) {
+            tracing::debug!(source = %self.source, "sinks committed in {:?}", started.elapsed());
+        } else {
+            tracing::error!(
+                source = %self.source,
+                "the sinks did not commit within {:?}; the next owner of these partitions may re-read records this process read",
+                self.barrier_timeout
+            );
+        }
+    }
+
+    fn assign(&self, consumer: &BaseConsumer<GroupContext>, tpl: &mut TopicPartitionList) {
+        let mut state = self.state();
+        for element in tpl.elements() {
+            let (topic, number) = (element.topic().to_owned(), element.partition());
+            let partition = Arc::new(PartitionId {
+                source: self.source.clone(),
+                name: Arc::from(format!("{topic}/{number}")),
+                unit: OffsetUnit::Offset,
+            });
+            // The tables say where to resume; they are read fresh, since another process may
+            // have committed this partition until a moment ago.
+            let committed = match self.handle.block_on(self.resume.committed(&partition)) {
+                Ok(committed) => committed,
+                Err(error) => {
+                    tracing::error!(source = %self.source, partition = %partition.name, "cannot read the checkpoint, starting from the group's offset: {error:#}");
+                    None
+                }
+            };
+            tracing::info!(source = %self.source, partition = %partition.name, "assigned; resuming after {}", committed.map_or("nothing (from the group offset or the earliest)".into(), |c| c.to_string()));
+            state.assigned.insert(
+                (topic, number),
+                Assigned {
+                    partition,
+                    committed,
+                    read: None,
+                    committed_to_kafka: None,
+                },
+            );
+        }
+        for ((topic, number), assigned) in &state.assigned {
+            if let Some(committed) = assigned.committed {
+                let _ = tpl.set_partition_offset(topic, *number, Offset::Offset(committed + 1));
+            }
+        }
+        drop(state);
+        metrics::counter!("laketide_kafka_rebalances_total", "source" => self.source.to_string(), "kind" => "assign")
+            .increment(1);
+        let result = match consumer.rebalance_protocol() {
+            rdkafka::consumer::RebalanceProtocol::Cooperative => consumer.incremental_assign(tpl),
+            _ => consumer.assign(tpl),
+        };
+        if let Err(error) = result {
+            tracing::error!(source = %self.source, "cannot take the assigned partitions: {error}");
+        }
+    }
+
+    fn revoke(&self, consumer: &BaseConsumer<GroupContext>, tpl: &TopicPartitionList) {
+        // Everything read so far, from every partition, is committed before any is let go.
+        self.commit_everything();
+        self.commit_to_kafka(consumer, CommitMode::Sync);
+        let mut state = self.state();
+        for element in tpl.elements() {
+            state
+                .assigned
+                .remove(&(element.topic().to_owned(), element.partition()));
+        }
+        drop(state);
+        metrics::counter!("laketide_kafka_rebalances_total", "source" => self.source.to_string(), "kind" => "revoke")
+            .increment(1);
+        let result = match consumer.rebalance_protocol() {
+            rdkafka::consumer::RebalanceProtocol::Cooperative => consumer.incremental_unassign(tpl),
+            _ => consumer.unassign(),
+        };
+        if let Err(error) = result {
+            tracing::error!(source = %self.source, "cannot release the revoked partitions: {error}");
+        }
+    }
+
+    /// Commits to Kafka the offsets every sink has committed to its table.
+    fn commit_to_kafka(&self, consumer: &BaseConsumer<GroupContext>, mode: CommitMode) {
+        let mut list = Tpl::new();
+        let mut state = self.state();
+        for ((topic, number), assigned) in state.assigned.iter_mut() {
+            let Some(done) = self.resume.committed_here(&assigned.partition) else {
+                continue;
+            };
+            if assigned.committed_to_kafka.is_some_and(|c| c >= done) {
+                continue;
+            }
+            if list
+                .add_partition_offset(topic, *number, Offset::Offset(done + 1))
+                .is_ok()
+            {
+                assigned.committed_to_kafka = Some(done);
+            }
+        }
+        drop(state);
+        if list.count() > 0
+            && let Err(error) = consumer.commit(&list, mode)
+        {
+            tracing::warn!(source = %self.source, "cannot commit offsets to Kafka (the tables hold them; only lag tools are affected): {error}");
+        }
+    }
+}
+
+struct GroupContext {
+    shared: Arc<Shared>,
+}
+
+impl ClientContext for GroupContext {}
+
+impl ConsumerContext for GroupContext {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                self.shared.assign(consumer, tpl)
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.shared.revoke(consumer, tpl)
+            }
+            other => {
+                tracing::error!(source = %self.shared.source, "rebalance error: {other:?}");
+                let _ = consumer.unassign();
+            }
+        }
+    }
+}
+
+fn consume(config: KafkaSourceConfig, ctx: SourceContext, handle: Handle) -> anyhow::Result<()> {
+    let shared = Arc::new(Shared {
+        source: ctx.name.clone(),
+        resume: ctx.resume.clone(),
+        handle,
+        output: ctx.output.clone(),
+        stats: ctx.stats.clone(),
+        barrier_timeout: config.barrier_timeout,
+        state: Mutex::new(State::default()),
+    });
+    let consumer: BaseConsumer<GroupContext> = config
+        .client_config()
+        .create_with_context(GroupContext {
+            shared: shared.clone(),
+        })
+        .context("cannot create the Kafka consumer (check `properties`)")?;
+    let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
+    consumer
+        .subscribe(&topics)
+        .with_context(|| format!("cannot subscribe to {}", config.topics.join(", ")))?;
+    let targets = if ctx.until_idle {
+        match high_watermarks(&consumer, &config, &ctx.shutdown) {
+            Some(targets) => Some(targets),
+            None => return finish(&shared, &consumer), // shut down while waiting for brokers
+        }
+    } else {
+        None
+    };
+    let mut last_commit = Instant::now();
+    let mut last_lag_report = Instant::now();
+    let mut last_idle_check = Instant::now();
+    let mut last_warning: Option<Instant> = None;
+    loop {
+        if ctx.shutdown.is_triggered() {
+            break;
+        }
+        match consumer.poll(Duration::from_millis(50)) {
+            Some(Ok(message)) => {
+                let mut state = shared.state();
+                accept(&mut state, &message, config.batch_records);
+                if state.records.len() >= config.batch_records && !shared.flush(&mut state) {
+                    break;
+                }
+            }
+            Some(Err(error)) => warn_rate_limited(&mut last_warning, &config, &error),
+            None => {}
+        }
+        {
+            let mut state = shared.state();
+            let waited = state
+                .batch_started
+                .is_some_and(|t| t.elapsed() >= config.max_batch_wait);
+            if (waited || (state.records.is_empty() && !state.progress.is_empty()))
+                && !shared.flush(&mut state)
+            {
+                break;
+            }
+            if state.downstream_gone {
+                break;
+            }
+        }
+        if last_commit.elapsed() >= Duration::from_secs(1) {
+            shared.commit_to_kafka(&consumer, CommitMode::Async);
+            last_commit = Instant::now();
+        }
+        if last_lag_report.elapsed() >= Duration::from_secs(5) {
+            report_lag(&shared, &consumer);
+            last_lag_report = Instant::now();
+        }
+        if let Some(targets) = &targets
+            && last_idle_check.elapsed() >= Duration::from_millis(500)
+        {
+            last_idle_check = Instant::now();
+            if caught_up(&shared, &consumer, targets) {
+                tracing::info!(source = %shared.source, "caught up with the high watermarks read at start");
+                break;
+            }
+        }
+    }
+    finish(&shared, &consumer)
+}
+
+/// Commits everything read, then the offsets to Kafka, then leaves the group.
+fn finish(shared: &Shared, consumer: &BaseConsumer<GroupContext>) -> anyhow::Result<()> {
+    shared.commit_everything();
+    shared.commit_to_kafka(consumer, CommitMode::Sync);
+    Ok(())
+}
+
+/// Adds one message to the batch being built.
+fn accept(state: &mut State, message: &BorrowedMessage<'_>, capacity: usize) {
+    let key = (message.topic().to_owned(), message.partition());
+    let Some(assigned) = state.assigned.get_mut(&key) else {
+        return; // a message of a partition given up a moment ago
+    };
+    let offset = message.offset();
+    assigned.read = Some(offset);
+    let partition = assigned.partition.clone();
+    let already = assigned.committed.is_some_and(|c| offset <= c);
+    *state.progress.entry(partition.clone()).or_insert(offset) = offset;
+    if already {
+        return;
+    }
+    let raw = message
+        .payload()
+        .map(Bytes::copy_from_slice)
+        .unwrap_or_default();
+    let headers = message
+        .headers()
+        .map(|headers| {
+            headers
+                .iter()
+                .map(|h| Header {
+                    key: h.key.to_owned(),
+                    value: h.value.map(Bytes::copy_from_slice),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if state.records.is_empty() {
+        state.records.reserve(capacity);
+        state.batch_started = Some(Instant::now());
+    }
+    state.records.push(Record {
+        value: raw.clone(),
+        key: message.key().map(Bytes::copy_from_slice),
+        timestamp: message.timestamp().to_millis().map(|ms| ms * 1000),
+        headers,
+        position: Position { partition, offset },
+        raw,
+    });
+}
+
+/// High watermarks of every partition of the topics, read once at start for `--until-idle`.
+/// Waits (with a clear log line) while the brokers cannot be reached; `None` on shutdown.
+fn high_watermarks(
+    consumer: &BaseConsumer<GroupContext>,
+    config: &KafkaSourceConfig,
+    shutdown: &Shutdown,
+) -> Option<HashMap<(String, i32), i64>> {
+    let mut attempt = 0u32;
+    loop {
+        if shutdown.is_triggered() {
+            return None;
+        }
+        match read_watermarks(consumer, &config.topics) {
+            Ok(targets) => return Some(targets),
+            Err(error) => {
+                attempt += 1;
+                tracing::warn!(
+                    "cannot read the topics' end offsets from {} (attempt {attempt}), retrying: {error:#}",
+                    config.brokers
+                );
+                std::thread::sleep(
+                    Duration::from_secs(1).min(Duration::from_millis(200 * u64::from(attempt))),
+                );
+            }
+        }
+    }
+}
+
+fn read_watermarks(
+    consumer: &BaseConsumer<GroupContext>,
+    topics: &[String],
+) -> anyhow::Result<HashMap<(String, i32), i64>> {
+    let mut targets = HashMap::new();
+    for topic in topics {
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .with_context(|| format!("no metadata for topic {topic}"))?;
+        let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
+            anyhow::bail!("topic {topic} is unknown to the brokers");
+        };
+        if let Some(error) = found.error() {
+            anyhow::bail!("topic {topic}: {error:?}");
+        }
+        for partition in found.partitions() {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, partition.id(), Duration::from_secs(5))
+                .with_context(|| format!("no watermarks for {topic}/{}", partition.id()))?;
+            // Offsets below `high` exist now; an empty partition (low == high) is done.
+            targets.insert(
+                (topic.clone(), partition.id()),
+                if high > low { high - 1 } else { -1 },
+            );
+        }
+    }
+    Ok(targets)
+}
+
+/// True once every partition is read up to its target, here or (for partitions another
+/// member holds) by the group as Kafka's committed offsets show.
+fn caught_up(
+    shared: &Shared,
+    consumer: &BaseConsumer<GroupContext>,
+    targets: &HashMap<(String, i32), i64>,
+) -> bool {
+    let mut others = Tpl::new();
+    {
+        let state = shared.state();
+        if !state.records.is_empty() {
+            return false;
+        }
+        for ((topic, number), target) in targets {
+            if *target < 0 {
+                continue;
+            }
+            match state.assigned.get(&(topic.clone(), *number)) {
+                Some(assigned) => {
+                    let done = assigned
+                        .read
+                        .max(assigned.committed)
+                        .is_some_and(|r| r >= *target);
+                    if !done {
+                        return false;
+                    }
+                }
+                None => {
+                    others.add_partition(topic, *number);
+                }
+            }
+        }
+    }
+    if others.count() == 0 {
+        return true;
+    }
+    // Partitions this member does not hold: done if the group has committed past them.
+    let committed = match consumer.committed_offsets(others, Duration::from_secs(5)) {
+        Ok(list) => list,
+        Err(_) => return false,
+    };
+    let done = committed
+        .elements()
+        .iter()
+        .all(|element| match element.offset() {
+            Offset::Offset(next) => targets
+                .get(&(element.topic().to_owned(), element.partition()))
+                .is_some_and(|target| next > *target),
+            _ => false,
+        });
+    drop(committed); // before the consumer: a list outliving it makes its drop hang
+    done
+}
+
+/// Consumer lag per assigned partition, from the brokers' high watermarks.
+fn report_lag(shared: &Shared, consumer: &BaseConsumer<GroupContext>) {
+    let state = shared.state();
+    for ((topic, number), assigned) in &state.assigned {
+        if let Ok((_, high)) =
+            consumer.fetch_watermarks(topic.as_str(), *number, Duration::from_secs(1))
+        {
+            let position = assigned.read.map_or(0, |r| r + 1);
+            metrics::gauge!("laketide_kafka_consumer_lag", "source" => shared.source.to_string(), "partition" => assigned.partition.name.to_string())
+                .set((high - position).max(0) as f64);
+        }
+    }
+}
+
+fn warn_rate_limited(last: &mut Option<Instant>, config: &KafkaSourceConfig, error: &KafkaError) {
+    if last.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
+        tracing::warn!("Kafka at {}: {error} (retrying)", config.brokers);
+        *last = Some(Instant::now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_errors_name_the_key() {
+        let mut config = KafkaSourceConfig::new("127.0.0.1:9092", vec!["t".into()], "g");
+        assert!(config.validate().is_ok());
+        config
+            .properties
+            .insert("enable.auto.commit".into(), "true".into());
+        assert_eq!(config.validate().map_err(|e| e.0), Err("properties"));
+        config.properties.clear();
+        config.topics.clear();
+        assert_eq!(config.validate().map_err(|e| e.0), Err("topics"));
+        config.topics.push("t".into());
+        config.group = " ".into();
+        assert_eq!(config.validate().map_err(|e| e.0), Err("group"));
+    }
+}

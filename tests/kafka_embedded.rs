@@ -1,0 +1,197 @@
+//! The Kafka topology against the in-process broker: records land exactly once, bad messages
+//! become dead letters with topic/partition@offset, and offsets are committed back to Kafka.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{PINTEREST_KAFKA, read_table, row_count, run_topology};
+use deltalake::arrow::array::{Array, AsArray};
+use laketide::kafka::{EmbeddedBroker, produce_triples, producer_config};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+const PREFIX: &str = "0a3db223d459";
+
+fn broker_with_topics() -> EmbeddedBroker {
+    common::init_logs();
+    let broker = EmbeddedBroker::start(3).expect("embedded broker");
+    for kind in ["pin", "geo", "user"] {
+        broker
+            .create_topic(&format!("{PREFIX}.{kind}"), 3)
+            .expect("topic");
+    }
+    broker
+}
+
+fn strings(batches: &[deltalake::arrow::array::RecordBatch], column: &str) -> Vec<String> {
+    batches
+        .iter()
+        .flat_map(|b| {
+            let array = b
+                .column_by_name(column)
+                .expect("column")
+                .as_string::<i32>()
+                .clone();
+            (0..array.len()).map(move |i| array.value(i).to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_to_delta_exactly_once_with_dead_letters_and_kafka_offsets() {
+    let broker = broker_with_topics();
+    let brokers = broker.bootstrap_servers().to_owned();
+    let report = tokio::task::spawn_blocking({
+        let brokers = brokers.clone();
+        move || produce_triples(&brokers, PREFIX, 1500, None, 5)
+    })
+    .await
+    .expect("join")
+    .expect("produce");
+    assert_eq!(report.triples, 1500);
+
+    // Bad messages, all to partition 1 of the pin topic.
+    let producer: BaseProducer = producer_config(&brokers).create().expect("producer");
+    let huge = format!("{{\"index\": 1, \"title\": \"{}\"}}", "x".repeat(5 << 20))
+        .replace("\"index\": 1", "\"index\": \"huge\"");
+    let bad: Vec<(Vec<u8>, &str)> = vec![
+        (b"not json".to_vec(), "not valid JSON"),
+        (b"[1, 2]".to_vec(), "array of 2 elements"),
+        (Vec::new(), ""),
+        (huge.into_bytes(), "index"),
+    ];
+    let topic = format!("{PREFIX}.pin");
+    for (payload, _) in &bad {
+        producer
+            .send(
+                BaseRecord::<(), [u8]>::to(&topic)
+                    .partition(1)
+                    .payload(payload.as_slice()),
+            )
+            .map_err(|(e, _)| e)
+            .expect("send");
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lake = dir.path().join("lake");
+    let vars = [
+        ("KAFKA_BROKERS", brokers.clone()),
+        ("LAKETIDE_LAKE", lake.to_string_lossy().into_owned()),
+        ("LAKETIDE_GROUP", "it-group".to_owned()),
+    ];
+    let summary = tokio::time::timeout(
+        Duration::from_secs(120),
+        run_topology(PINTEREST_KAFKA, &vars),
+    )
+    .await
+    .expect("finishes")
+    .expect("runs");
+    assert_eq!(summary.stats.records_in, 3 * 1500 + 4);
+    for table in ["pin", "geo", "user"] {
+        assert_eq!(
+            row_count(&read_table(&lake.join(table)).await),
+            1500,
+            "{table}"
+        );
+    }
+    let dead = read_table(&lake.join("dead_letters")).await;
+    assert_eq!(row_count(&dead), 4);
+    let positions = strings(&dead, "position");
+    let errors = strings(&dead, "error");
+    for (_, reason) in &bad {
+        assert!(
+            errors.iter().any(|e| e.contains(reason)),
+            "no dead letter says `{reason}`: {errors:?}"
+        );
+    }
+    assert!(
+        positions
+            .iter()
+            .all(|p| p.starts_with(&format!("{topic}/1@"))),
+        "{positions:?}"
+    );
+
+    // Positions are unique: nothing written twice.
+    let pins = read_table(&lake.join("pin")).await;
+    let mut seen: Vec<(String, i64)> = Vec::new();
+    for batch in &pins {
+        let partitions = batch
+            .column_by_name("_source_partition")
+            .expect("p")
+            .as_string::<i32>();
+        let offsets = batch
+            .column_by_name("_source_offset")
+            .expect("o")
+            .as_primitive::<deltalake::arrow::datatypes::Int64Type>();
+        for i in 0..batch.num_rows() {
+            seen.push((partitions.value(i).to_owned(), offsets.value(i)));
+        }
+    }
+    let total = seen.len();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), total, "each topic/partition/offset once");
+
+    // The group's offsets in Kafka are at the end of every partition, for lag tools.
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", "it-group.pin")
+        .create()
+        .expect("consumer");
+    let mut list = TopicPartitionList::new();
+    for partition in 0..3 {
+        list.add_partition(&topic, partition);
+    }
+    let committed = consumer
+        .committed_offsets(list, Duration::from_secs(10))
+        .expect("committed");
+    for element in committed.elements() {
+        let (_, high) = consumer
+            .fetch_watermarks(
+                element.topic(),
+                element.partition(),
+                Duration::from_secs(10),
+            )
+            .expect("watermarks");
+        assert_eq!(
+            element.offset(),
+            Offset::Offset(high),
+            "{}/{}",
+            element.topic(),
+            element.partition()
+        );
+    }
+    drop(committed);
+    drop(consumer);
+
+    // The same group again: nothing new, nothing written.
+    let again = tokio::time::timeout(
+        Duration::from_secs(120),
+        run_topology(PINTEREST_KAFKA, &vars),
+    )
+    .await
+    .expect("finishes")
+    .expect("runs");
+    assert_eq!(again.stats.records_out, 0);
+    // A new group re-reads every message, and the tables still dedupe it.
+    let fresh = [
+        ("KAFKA_BROKERS", brokers.clone()),
+        ("LAKETIDE_LAKE", lake.to_string_lossy().into_owned()),
+        ("LAKETIDE_GROUP", "another-group".to_owned()),
+    ];
+    let reread = tokio::time::timeout(
+        Duration::from_secs(120),
+        run_topology(PINTEREST_KAFKA, &fresh),
+    )
+    .await
+    .expect("finishes")
+    .expect("runs");
+    assert_eq!(
+        reread.stats.records_out, 0,
+        "the tables' checkpoints, not Kafka's, decide"
+    );
+    assert_eq!(row_count(&read_table(&lake.join("pin")).await), 1500);
+}
