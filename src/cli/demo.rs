@@ -1,35 +1,38 @@
-//! `laketide demo`: the whole file pipeline in one command, from an empty directory.
+//! `laketide demo`: the whole Kafka pipeline in one command, from an empty directory: an
+//! embedded broker, the emulator producing into it, the Kafka topology writing `./lake`.
 
-use std::io::Write;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
-use super::emulate::write_files;
 use super::run::describe;
+use crate::kafka::{EmbeddedBroker, produce_triples, producer_config};
 use crate::runtime::{RunOptions, Shutdown, shutdown_on_signals};
 use crate::sinks::delta::{TableLocation, row_count};
 
 /// The shipped topology, built in so that the demo needs no checkout.
-const TOPOLOGY: &str = include_str!("../../topologies/pinterest-files.toml");
+const TOPOLOGY: &str = include_str!("../../topologies/pinterest-kafka.toml");
+const PREFIX: &str = "0a3db223d459";
 
-/// Lines no cleaning step accepts, appended so the demo shows where bad input goes.
-const BAD_LINES: [(&str, &str); 3] = [
-    ("pin.jsonl", "{\"index\": 12, \"unique_id\": \"truncated"),
-    ("geo.jsonl", "not json at all"),
+/// Messages no cleaning step accepts, sent first so the demo shows where bad input goes.
+const BAD_MESSAGES: [(&str, &str); 3] = [
+    ("pin", "{\"index\": 12, \"unique_id\": \"truncated"),
+    ("geo", "not json at all"),
     (
-        "user.jsonl",
+        "user",
         "{\"ind\": 3, \"first_name\": \"A\", \"last_name\": \"B\", \"age\": \"abc\", \"date_joined\": \"2016-01-01 00:00:00\"}",
     ),
 ];
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
-    /// Number of (pin, geo, user) triples to generate.
+    /// Number of (pin, geo, user) triples to emulate.
     #[arg(long, default_value_t = 10_000)]
     pub count: u64,
-    /// Seed of the generated records.
+    /// Seed of the emulated records.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Where the tables go.
@@ -38,29 +41,55 @@ pub struct DemoArgs {
 }
 
 pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
-    let input = tempfile::tempdir().context("cannot create a temporary directory")?;
-    // Bad lines first: the generated lines that follow are the same for a seed whatever the
-    // count, so a later demo with a larger count adds exactly the new lines.
-    for (file, line) in BAD_LINES {
-        let mut out = std::fs::File::create(input.path().join(file))?;
-        writeln!(out, "{line}")?;
+    let broker = EmbeddedBroker::start(3)?;
+    let brokers = broker.bootstrap_servers().to_owned();
+    for kind in ["pin", "geo", "user"] {
+        broker.create_topic(&format!("{PREFIX}.{kind}"), 3)?;
     }
-    write_files(input.path(), args.count, args.seed)?;
     eprintln!(
-        "generated {} pin/geo/user triples (+{} malformed lines) in {}",
-        args.count,
-        BAD_LINES.len(),
-        input.path().display()
+        "embedded Kafka broker at {brokers}, topics {PREFIX}.{{pin,geo,user}} with 3 partitions"
     );
+    let producer: BaseProducer = producer_config(&brokers)
+        .create()
+        .context("cannot create a producer")?;
+    for (kind, message) in BAD_MESSAGES {
+        // Partition 0 explicitly: the same message lands at the same offset on every run.
+        let topic = format!("{PREFIX}.{kind}");
+        producer
+            .send(
+                BaseRecord::<(), str>::to(&topic)
+                    .partition(0)
+                    .payload(message),
+            )
+            .map_err(|(error, _)| error)
+            .context("cannot produce")?;
+    }
+    producer
+        .flush(Duration::from_secs(10))
+        .context("cannot produce")?;
+    let (count, seed) = (args.count, args.seed);
+    let produced = {
+        let brokers = brokers.clone();
+        tokio::task::spawn_blocking(move || produce_triples(&brokers, PREFIX, count, None, seed))
+            .await
+            .context("the producer panicked")??
+    };
+    eprintln!(
+        "emulated {} pin/geo/user triples (+{} malformed messages) in {:.1}s",
+        produced.triples,
+        BAD_MESSAGES.len(),
+        produced.seconds
+    );
+
     let lake = args.lake.to_string_lossy().into_owned();
-    let input_dir = input.path().to_string_lossy().into_owned();
     let env = |name: &str| match name {
-        "LAKETIDE_INPUT" => Some(input_dir.clone()),
+        "KAFKA_BROKERS" => Some(brokers.clone()),
         "LAKETIDE_LAKE" => Some(lake.clone()),
+        "LAKETIDE_GROUP" => Some("laketide-demo".to_owned()),
         _ => std::env::var(name).ok(),
     };
     let built = crate::topology::from_str(
-        std::path::Path::new("topologies/pinterest-files.toml"),
+        std::path::Path::new("topologies/pinterest-kafka.toml"),
         TOPOLOGY,
         &crate::pinterest::registry(),
         &env,
@@ -74,12 +103,13 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         .run(
             RunOptions {
                 until_idle: true,
-                progress_interval: Some(std::time::Duration::from_secs(10)),
+                progress_interval: Some(Duration::from_secs(10)),
             },
             trigger,
         )
         .await?;
     eprintln!("{}", describe(&summary));
+    drop(broker);
 
     println!();
     println!("{:<14} {:>8}  location", "table", "rows");
@@ -98,8 +128,8 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         "  duckdb -c \"SELECT stage, error, position FROM delta_scan('{lake}/dead_letters')\""
     );
     println!(
-        "Run it again: nothing is added, because each table's log records the last line committed per file;"
+        "Run it again: nothing is added, because each table's log records the last offset committed per partition;"
     );
-    println!("with a larger --count, only the new lines are added.");
+    println!("with a larger --count, only the new records are added.");
     Ok(())
 }

@@ -11,9 +11,15 @@ use crate::pinterest::generator::Generator;
 
 #[derive(Args, Debug)]
 pub struct EmulateArgs {
-    /// Where to send records: `file` (with DIR), or `file://DIR`.
+    /// Where to send records: `file` (with DIR), `file://DIR`, or `kafka://HOST:PORT[,HOST:PORT]`.
     #[arg(long, default_value = "file")]
     pub to: String,
+    /// Kafka topics are `<prefix>.pin`, `<prefix>.geo`, `<prefix>.user`.
+    #[arg(long, default_value = "0a3db223d459")]
+    pub topic_prefix: String,
+    /// At most this many triples per second (Kafka; default: as fast as possible).
+    #[arg(long)]
+    pub rate: Option<f64>,
     /// Output directory for `--to file`: pin.jsonl, geo.jsonl and user.jsonl are appended to.
     pub dir: Option<PathBuf>,
     /// Number of (pin, geo, user) triples.
@@ -25,6 +31,23 @@ pub struct EmulateArgs {
 }
 
 pub fn emulate(args: EmulateArgs) -> anyhow::Result<()> {
+    if let Some(brokers) = args.to.strip_prefix("kafka://") {
+        let report = crate::kafka::produce_triples(
+            brokers,
+            &args.topic_prefix,
+            args.count,
+            args.rate,
+            args.seed,
+        )?;
+        eprintln!(
+            "produced {} triples to {p}.pin, {p}.geo, {p}.user on {brokers} in {:.1}s ({:.0} records/s)",
+            report.triples,
+            report.seconds,
+            3.0 * report.triples as f64 / report.seconds.max(1e-9),
+            p = args.topic_prefix
+        );
+        return Ok(());
+    }
     let dir = match (args.to.as_str(), args.to.strip_prefix("file://"), &args.dir) {
         ("file", _, Some(dir)) => dir.clone(),
         ("file", _, None) => {
@@ -34,7 +57,9 @@ pub fn emulate(args: EmulateArgs) -> anyhow::Result<()> {
         (_, Some(_), Some(_)) => {
             bail!("give the directory either in --to file://DIR or as DIR, not both")
         }
-        (other, None, _) => bail!("unknown target `{other}`; use `file DIR` or `file://DIR`"),
+        (other, None, _) => {
+            bail!("unknown target `{other}`; use `file DIR`, `file://DIR` or `kafka://HOST:PORT`")
+        }
     };
     let written = write_files(&dir, args.count, args.seed)?;
     eprintln!(

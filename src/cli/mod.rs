@@ -2,6 +2,7 @@
 
 mod demo;
 mod emulate;
+mod metrics;
 mod run;
 
 use std::path::PathBuf;
@@ -36,10 +37,10 @@ pub enum Command {
     },
     /// Produce realistic raw pin/geo/user records, as the original pipeline's emulator did.
     #[command(
-        after_help = "Examples:\n  laketide emulate --to file data/raw --count 10000 --seed 7\n  laketide emulate --to file://data/raw --count 1000"
+        after_help = "Examples:\n  laketide emulate --to file data/raw --count 10000 --seed 7\n  laketide emulate --to kafka://127.0.0.1:9092 --topic-prefix 0a3db223d459 --count 100000 --rate 5000"
     )]
     Emulate(emulate::EmulateArgs),
-    /// Generate records, run the Pinterest file topology into ./lake, and summarise.
+    /// Start an embedded Kafka broker, emulate records into it, run the Kafka topology into ./lake, summarise.
     #[command(
         after_help = "Examples:\n  laketide demo\n  laketide demo --count 50000 --lake /tmp/lake"
     )]
@@ -56,6 +57,9 @@ pub struct RunArgs {
     /// Seconds between progress lines on stderr (0: none).
     #[arg(long, default_value_t = 10.0)]
     pub progress: f64,
+    /// Serve Prometheus metrics on this address, e.g. 127.0.0.1:9898.
+    #[arg(long)]
+    pub metrics_addr: Option<String>,
 }
 
 impl RunArgs {

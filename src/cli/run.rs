@@ -23,6 +23,9 @@ pub fn check(file: &Path) -> anyhow::Result<()> {
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    if let Some(address) = &args.metrics_addr {
+        super::metrics::serve(address).await?;
+    }
     let built = load(&args.file)?;
     eprint!("{}", built.description);
     let (trigger, _) = Shutdown::new();

@@ -1,5 +1,8 @@
 //! An in-process Kafka-protocol broker (librdkafka's mock cluster) for the demo, tests and
 //! benchmarks: real TCP listeners on 127.0.0.1, consumer groups, no installation.
+//!
+//! Its limit: each partition keeps only its newest 5 MiB (or 100,000 messages), dropping older
+//! ones as a log with a short retention would. Give large runs enough partitions.
 
 use anyhow::Context;
 use rdkafka::ClientConfig;

@@ -24,6 +24,8 @@ impl RunStats {
         self.records_in.fetch_add(records, Ordering::Relaxed);
         metrics::counter!("laketide_records_in_total", "source" => source.to_owned())
             .increment(records);
+        metrics::histogram!("laketide_source_batch_records", "source" => source.to_owned())
+            .record(records as f64);
     }
 
     pub fn written(&self, sink: &str, records: u64) {

@@ -376,6 +376,9 @@ impl Shared {
             }
         }
         drop(state);
+        if list.count() > 0 {
+            tracing::debug!(source = %self.source, "committing to Kafka: {list:?}");
+        }
         if list.count() > 0
             && let Err(error) = consumer.commit(&list, mode)
         {
@@ -508,6 +511,9 @@ fn accept(state: &mut State, message: &BorrowedMessage<'_>, capacity: usize) {
         return; // a message of a partition given up a moment ago
     };
     let offset = message.offset();
+    if assigned.read.is_none() {
+        tracing::debug!(partition = %assigned.partition.name, "first message at offset {offset}");
+    }
     assigned.read = Some(offset);
     let partition = assigned.partition.clone();
     let already = assigned.committed.is_some_and(|c| offset <= c);

@@ -267,6 +267,7 @@ impl<T: Row> SinkState<T> {
         .await
         .with_context(|| format!("cannot commit to the Delta table at {}", self.location))?;
         self.table.state = Some(finalized.snapshot());
+        tracing::debug!(sink = %self.ctx.name, version = finalized.version(), rows = self.rows_uncommitted, "committed {:?}", self.pending);
         self.epoch += 1;
         self.ctx
             .stats

@@ -1,0 +1,222 @@
+//! Exactly once under crashes and rebalances: `laketide run` processes are killed with SIGKILL
+//! while ingesting from Kafka, restarted, and run side by side in one group; the tables end up
+//! with every produced record exactly once, checked by topic/partition/offset and by content.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{PINTEREST_KAFKA, read_table};
+use deltalake::arrow::array::{Array, AsArray, RecordBatch};
+use deltalake::arrow::datatypes::{Int32Type, Int64Type};
+use laketide::kafka::{EmbeddedBroker, produce_triples};
+use laketide::pinterest::generator::Generator;
+
+const PREFIX: &str = "0a3db223d459";
+
+/// The shipped topology, with a short session timeout so a killed member's partitions move on
+/// quickly, and small commits so a kill can land between many of them (the protocol depends
+/// on neither; only the test's duration and reach do).
+fn topology(dir: &Path) -> PathBuf {
+    let text = PINTEREST_KAFKA
+        .replace(
+            "group = \"${LAKETIDE_GROUP:-laketide-pinterest}",
+            "properties = { \"session.timeout.ms\" = 6000 }\ngroup = \"${LAKETIDE_GROUP:-laketide-pinterest}",
+        )
+        .replace("position_columns = true", "position_columns = true\nmax_rows = 4000");
+    let path = dir.join("kafka.toml");
+    std::fs::write(&path, text).expect("topology");
+    path
+}
+
+fn spawn(topology: &Path, brokers: &str, lake: &Path, log: &Path, until_idle: bool) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_laketide"));
+    command.arg("run").arg(topology).args(["--progress", "0"]);
+    if until_idle {
+        command.arg("--until-idle");
+    }
+    command
+        .env("KAFKA_BROKERS", brokers)
+        .env("LAKETIDE_LAKE", lake)
+        .env("LAKETIDE_GROUP", "crash-test")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("log file"))
+        .spawn()
+        .expect("laketide starts")
+}
+
+fn commits(lake: &Path) -> usize {
+    ["pin", "geo", "user"]
+        .iter()
+        .map(|t| std::fs::read_dir(lake.join(t).join("_delta_log")).map_or(0, |d| d.count()))
+        .sum()
+}
+
+fn kill(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+/// The test is only meaningful if the broker still holds every produced message.
+fn assert_broker_kept_everything(brokers: &str, per_topic: i64) {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("consumer");
+    for kind in ["pin", "geo", "user"] {
+        let topic = format!("{PREFIX}.{kind}");
+        let mut total = 0;
+        for partition in 0..12 {
+            let (low, high) = consumer
+                .fetch_watermarks(&topic, partition, Duration::from_secs(10))
+                .expect("watermarks");
+            assert_eq!(
+                low, 0,
+                "{topic}/{partition}: the broker dropped old messages"
+            );
+            total += high;
+        }
+        assert_eq!(total, per_topic, "{topic}");
+    }
+}
+
+/// A tiny deterministic generator for kill moments (the seed is printed for reproduction).
+struct Lcg(u64);
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> &'a dyn Array {
+    batch.column_by_name(name).expect("column").as_ref()
+}
+
+/// Checks one table holds exactly the produced records: each (partition, offset) once, all
+/// of them, and the same `ind` values as the generator produced.
+async fn assert_exactly_once(lake: &Path, table: &str, triples: usize, seed: u64) {
+    let batches = read_table(&lake.join(table)).await;
+    let mut positions: Vec<(String, i64)> = Vec::new();
+    let mut inds: HashMap<i32, usize> = HashMap::new();
+    for batch in &batches {
+        let partitions = column(batch, "_source_partition").as_string::<i32>();
+        let offsets = column(batch, "_source_offset").as_primitive::<Int64Type>();
+        let ind = column(batch, "ind").as_primitive::<Int32Type>();
+        for i in 0..batch.num_rows() {
+            positions.push((partitions.value(i).to_owned(), offsets.value(i)));
+            *inds.entry(ind.value(i)).or_default() += 1;
+        }
+    }
+    let rows = positions.len();
+    positions.sort();
+    let mut summary: HashMap<&str, (i64, i64, usize)> = HashMap::new();
+    for (partition, offset) in &positions {
+        let entry = summary.entry(partition).or_insert((i64::MAX, i64::MIN, 0));
+        *entry = (entry.0.min(*offset), entry.1.max(*offset), entry.2 + 1);
+    }
+    eprintln!("{table}: per partition (min, max, rows): {summary:?}");
+    positions.dedup();
+    assert_eq!(
+        positions.len(),
+        rows,
+        "{table}: a topic/partition/offset appears twice"
+    );
+    assert_eq!(rows, triples, "{table}: every produced record, once");
+    // Offsets of each partition are 0..n without gaps.
+    let mut per_partition: HashMap<&str, Vec<i64>> = HashMap::new();
+    for (partition, offset) in &positions {
+        per_partition.entry(partition).or_default().push(*offset);
+    }
+    for (partition, offsets) in per_partition {
+        let expected: Vec<i64> = (0..offsets.len() as i64).collect();
+        assert_eq!(offsets, expected, "{table}: {partition} has gaps");
+    }
+    let mut expected: HashMap<i32, usize> = HashMap::new();
+    for triple in Generator::new(seed).take(triples) {
+        *expected.entry(triple.index as i32).or_default() += 1;
+    }
+    assert_eq!(
+        inds, expected,
+        "{table}: content differs from what was produced"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
+    common::init_logs();
+    const TRIPLES: usize = 100_000;
+    const SEED: u64 = 11;
+    let broker = EmbeddedBroker::start(3).expect("broker");
+    // The embedded broker keeps 5 MiB per partition; 12 partitions hold 100k pins.
+    for kind in ["pin", "geo", "user"] {
+        broker
+            .create_topic(&format!("{PREFIX}.{kind}"), 12)
+            .expect("topic");
+    }
+    let brokers = broker.bootstrap_servers().to_owned();
+    let produced = tokio::task::spawn_blocking({
+        let brokers = brokers.clone();
+        move || produce_triples(&brokers, PREFIX, TRIPLES as u64, None, SEED)
+    })
+    .await
+    .expect("join")
+    .expect("produce");
+    assert_eq!(produced.triples, TRIPLES as u64);
+    assert_broker_kept_everything(&brokers, TRIPLES as i64);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lake = dir.path().join("lake");
+    let topology = topology(dir.path());
+    let kill_seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(7, |d| d.as_nanos() as u64);
+    eprintln!("kill-moment seed: {kill_seed}");
+    let mut random = Lcg(kill_seed);
+    let mut kills = 0;
+    for round in 0..8 {
+        let log = dir.path().join(format!("run-{round}.log"));
+        let before = commits(&lake);
+        let mut child = spawn(&topology, &brokers, &lake, &log, true);
+        // Kill only once data is flowing, then at a random moment within the next 0.3 s.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while commits(&lake) == before && Instant::now() < deadline {
+            if child.try_wait().expect("status").is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(random.below(300))).await;
+        if child.try_wait().expect("status").is_some() {
+            break; // it finished everything before the kill
+        }
+        kill(&mut child);
+        kills += 1;
+        eprintln!(
+            "round {round}: killed after {} new commit files",
+            commits(&lake) - before
+        );
+    }
+    assert!(kills >= 5, "only {kills} kills landed mid-run");
+    let log = dir.path().join("final.log");
+    let mut last = spawn(&topology, &brokers, &lake, &log, true);
+    let status = tokio::task::spawn_blocking(move || last.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+    let final_log = std::fs::read_to_string(&log).unwrap_or_default();
+    eprintln!("final run:\n{final_log}");
+    assert!(status.success(), "{final_log}");
+    for table in ["pin", "geo", "user"] {
+        assert_exactly_once(&lake, table, TRIPLES, SEED).await;
+    }
+}
