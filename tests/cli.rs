@@ -97,7 +97,7 @@ fn emulate_is_deterministic_for_a_seed() {
         assert_eq!(a.iter().filter(|c| **c == b'\n').count(), 200);
     }
     let output = laketide()
-        .args(["emulate", "--to", "kafka://x:1"])
+        .args(["emulate", "--to", "ftp://x"])
         .output()
         .expect("runs");
     assert!(!output.status.success());
