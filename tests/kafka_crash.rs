@@ -33,6 +33,17 @@ fn topology(dir: &Path) -> PathBuf {
 }
 
 fn spawn(topology: &Path, brokers: &str, lake: &Path, log: &Path, until_idle: bool) -> Child {
+    spawn_in_group(topology, brokers, lake, log, until_idle, "crash-test")
+}
+
+fn spawn_in_group(
+    topology: &Path,
+    brokers: &str,
+    lake: &Path,
+    log: &Path,
+    until_idle: bool,
+    group: &str,
+) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_laketide"));
     command.arg("run").arg(topology).args(["--progress", "0"]);
     if until_idle {
@@ -41,7 +52,7 @@ fn spawn(topology: &Path, brokers: &str, lake: &Path, log: &Path, until_idle: bo
     command
         .env("KAFKA_BROKERS", brokers)
         .env("LAKETIDE_LAKE", lake)
-        .env("LAKETIDE_GROUP", "crash-test")
+        .env("LAKETIDE_GROUP", group)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).expect("log file"))
         .spawn()
@@ -60,6 +71,66 @@ fn kill(child: &mut Child) {
         .args(["-KILL", &child.id().to_string()])
         .status();
     let _ = child.wait();
+}
+
+/// The embedded broker keeps 5 MiB per partition; 12 partitions hold 100k pins.
+fn broker_with_topics() -> (EmbeddedBroker, String) {
+    let broker = EmbeddedBroker::start(3).expect("broker");
+    for kind in ["pin", "geo", "user"] {
+        broker
+            .create_topic(&format!("{PREFIX}.{kind}"), 12)
+            .expect("topic");
+    }
+    let brokers = broker.bootstrap_servers().to_owned();
+    (broker, brokers)
+}
+
+async fn produce(brokers: &str, count: usize, seed: u64) {
+    let brokers = brokers.to_owned();
+    tokio::task::spawn_blocking(move || {
+        produce_triples(&brokers, PREFIX, count as u64, None, seed)
+    })
+    .await
+    .expect("join")
+    .expect("produce");
+}
+
+fn rows(lake: &Path, table: &str) -> usize {
+    let Ok(Some(count)) = futures::executor::block_on(laketide::sinks::delta::row_count(
+        &laketide::sinks::delta::TableLocation::parse(&lake.join(table).to_string_lossy())
+            .expect("location"),
+    )) else {
+        return 0;
+    };
+    count as usize
+}
+
+/// Waits until every table holds `expected` rows (at most `seconds`).
+async fn wait_for_rows(lake: &Path, expected: usize, seconds: u64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < deadline {
+        let lake = lake.to_path_buf();
+        let counts =
+            tokio::task::spawn_blocking(move || ["pin", "geo", "user"].map(|t| rows(&lake, t)))
+                .await
+                .expect("join");
+        if counts.iter().all(|c| *c == expected) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    false
+}
+
+fn log_of(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait().expect("exits")
 }
 
 /// The test is only meaningful if the broker still holds every produced message.
@@ -104,7 +175,8 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> &'a dyn Array {
 
 /// Checks one table holds exactly the produced records: each (partition, offset) once, all
 /// of them, and the same `ind` values as the generator produced.
-async fn assert_exactly_once(lake: &Path, table: &str, triples: usize, seed: u64) {
+async fn assert_exactly_once(lake: &Path, table: &str, produced: &[(u64, usize)]) {
+    let triples: usize = produced.iter().map(|(_, n)| n).sum();
     let batches = read_table(&lake.join(table)).await;
     let mut positions: Vec<(String, i64)> = Vec::new();
     let mut inds: HashMap<i32, usize> = HashMap::new();
@@ -142,8 +214,10 @@ async fn assert_exactly_once(lake: &Path, table: &str, triples: usize, seed: u64
         assert_eq!(offsets, expected, "{table}: {partition} has gaps");
     }
     let mut expected: HashMap<i32, usize> = HashMap::new();
-    for triple in Generator::new(seed).take(triples) {
-        *expected.entry(triple.index as i32).or_default() += 1;
+    for (seed, count) in produced {
+        for triple in Generator::new(*seed).take(*count) {
+            *expected.entry(triple.index as i32).or_default() += 1;
+        }
     }
     assert_eq!(
         inds, expected,
@@ -217,6 +291,110 @@ async fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     eprintln!("final run:\n{final_log}");
     assert!(status.success(), "{final_log}");
     for table in ["pin", "geo", "user"] {
-        assert_exactly_once(&lake, table, TRIPLES, SEED).await;
+        assert_exactly_once(&lake, table, &[(SEED, TRIPLES)]).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_split_the_partitions_and_one_takes_over_when_the_other_dies() {
+    let (_broker, brokers) = broker_with_topics();
+    produce(&brokers, 20_000, 21).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lake = dir.path().join("lake");
+    let topology = topology(dir.path());
+    let (log_a, log_b) = (dir.path().join("a.log"), dir.path().join("b.log"));
+    let mut a = spawn_in_group(&topology, &brokers, &lake, &log_a, false, "pair");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut b = spawn_in_group(&topology, &brokers, &lake, &log_b, false, "pair");
+
+    // Both members hold part of the pin topic once the group has settled.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let holds = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("assigned;") && l.contains(".pin/"))
+            .count()
+    };
+    while Instant::now() < deadline
+        && (holds(&log_of(&log_b)) == 0 || !log_of(&log_a).contains("revoked"))
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        holds(&log_of(&log_b)) > 0,
+        "the second process got no partition:\n{}",
+        log_of(&log_b)
+    );
+    assert!(
+        log_of(&log_a).contains("revoked"),
+        "the first process gave nothing up:\n{}\n---\n{}",
+        log_of(&log_a),
+        log_of(&log_b)
+    );
+
+    produce(&brokers, 5_000, 22).await;
+    kill(&mut a);
+    produce(&brokers, 5_000, 23).await;
+    assert!(
+        wait_for_rows(&lake, 30_000, 120).await,
+        "the survivor did not take over:\n{}",
+        log_of(&log_b)
+    );
+    let status = terminate(&mut b);
+    assert!(status.success(), "{}", log_of(&log_b));
+    for table in ["pin", "geo", "user"] {
+        assert_exactly_once(&lake, table, &[(21, 20_000), (22, 5_000), (23, 5_000)]).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brokers_down_at_start_and_mid_run_lose_nothing() {
+    let (broker, brokers) = broker_with_topics();
+    produce(&brokers, 5_000, 31).await;
+    for id in 1..=3 {
+        broker.set_broker_up(id, false).expect("down");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lake = dir.path().join("lake");
+    let topology = topology(dir.path());
+    let log = dir.path().join("run.log");
+    let mut child = spawn_in_group(&topology, &brokers, &lake, &log, false, "outage");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        child.try_wait().expect("status").is_none(),
+        "it must wait for the brokers, not exit:\n{}",
+        log_of(&log)
+    );
+    assert!(
+        log_of(&log).contains("retrying"),
+        "a clear retrying line:\n{}",
+        log_of(&log)
+    );
+    for id in 1..=3 {
+        broker.set_broker_up(id, true).expect("up");
+    }
+    assert!(
+        wait_for_rows(&lake, 5_000, 90).await,
+        "ingestion did not start:\n{}",
+        log_of(&log)
+    );
+
+    // Mid-run: the brokers go away for a while, records keep coming after they return.
+    for id in 1..=3 {
+        broker.set_broker_up(id, false).expect("down");
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for id in 1..=3 {
+        broker.set_broker_up(id, true).expect("up");
+    }
+    produce(&brokers, 5_000, 32).await;
+    assert!(
+        wait_for_rows(&lake, 10_000, 90).await,
+        "ingestion did not resume:\n{}",
+        log_of(&log)
+    );
+    let status = terminate(&mut child);
+    assert!(status.success(), "{}", log_of(&log));
+    for table in ["pin", "geo", "user"] {
+        assert_exactly_once(&lake, table, &[(31, 5_000), (32, 5_000)]).await;
     }
 }

@@ -336,14 +336,18 @@ impl Shared {
     }
 
     fn revoke(&self, consumer: &BaseConsumer<GroupContext>, tpl: &TopicPartitionList) {
+        tracing::debug!(source = %self.source, "revoking {} partitions", tpl.count());
         // Everything read so far, from every partition, is committed before any is let go.
+        // Kafka's offsets are not committed here: a commit from inside the rebalance callback
+        // waits on the rebalance itself (seen with librdkafka 2.12). The poll loop commits
+        // them every second, and the next owner commits its own.
         self.commit_everything();
-        self.commit_to_kafka(consumer, CommitMode::Sync);
         let mut state = self.state();
         for element in tpl.elements() {
             state
                 .assigned
                 .remove(&(element.topic().to_owned(), element.partition()));
+            tracing::info!(source = %self.source, partition = %format!("{}/{}", element.topic(), element.partition()), "revoked");
         }
         drop(state);
         metrics::counter!("laketide_kafka_rebalances_total", "source" => self.source.to_string(), "kind" => "revoke")
@@ -499,6 +503,7 @@ fn consume(config: KafkaSourceConfig, ctx: SourceContext, handle: Handle) -> any
 
 /// Commits everything read, then the offsets to Kafka, then leaves the group.
 fn finish(shared: &Shared, consumer: &BaseConsumer<GroupContext>) -> anyhow::Result<()> {
+    tracing::debug!(source = %shared.source, "finishing");
     shared.commit_everything();
     shared.commit_to_kafka(consumer, CommitMode::Sync);
     Ok(())
