@@ -1,0 +1,90 @@
+//! The Kafka topology against a real broker (tansu with sqlite storage), started by
+//! `tests/tools/tansu.sh` in `tests/run`, which exports LAKETIDE_TANSU_BROKERS.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{PINTEREST_KAFKA, read_table, row_count, run_topology};
+use laketide::kafka::produce_triples;
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pinterest_kafka_topology_on_a_real_broker() {
+    let Ok(brokers) = std::env::var("LAKETIDE_TANSU_BROKERS") else {
+        eprintln!(
+            "SKIPPED pinterest_kafka_topology_on_a_real_broker: LAKETIDE_TANSU_BROKERS is not set (tests/run starts tansu and sets it)"
+        );
+        return;
+    };
+    common::init_logs();
+    // A fresh prefix per run: the broker's data outlives the test.
+    let prefix = format!("t{}", std::process::id());
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .expect("admin client");
+    let topics: Vec<String> = ["pin", "geo", "user"]
+        .iter()
+        .map(|k| format!("{prefix}.{k}"))
+        .collect();
+    let new: Vec<NewTopic> = topics
+        .iter()
+        .map(|t| NewTopic::new(t, 3, TopicReplication::Fixed(1)))
+        .collect();
+    let created = admin
+        .create_topics(
+            &new,
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+        )
+        .await
+        .expect("create topics");
+    for result in created {
+        result
+            .map_err(|(topic, error)| format!("{topic}: {error}"))
+            .expect("topic created");
+    }
+    let produced = tokio::task::spawn_blocking({
+        let (brokers, prefix) = (brokers.clone(), prefix.clone());
+        move || produce_triples(&brokers, &prefix, 2000, None, 41)
+    })
+    .await
+    .expect("join")
+    .expect("produce");
+    assert_eq!(produced.triples, 2000);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lake = dir.path().join("lake");
+    let vars = [
+        ("KAFKA_BROKERS", brokers.clone()),
+        ("LAKETIDE_LAKE", lake.to_string_lossy().into_owned()),
+        ("LAKETIDE_TOPIC_PREFIX", prefix.clone()),
+        ("LAKETIDE_GROUP", format!("{prefix}-group")),
+    ];
+    let summary = tokio::time::timeout(
+        Duration::from_secs(180),
+        run_topology(PINTEREST_KAFKA, &vars),
+    )
+    .await
+    .expect("finishes")
+    .expect("runs");
+    assert_eq!(summary.stats.records_in, 6000);
+    assert_eq!(summary.stats.dead_letters, 0);
+    for table in ["pin", "geo", "user"] {
+        assert_eq!(
+            row_count(&read_table(&lake.join(table)).await),
+            2000,
+            "{table}"
+        );
+    }
+    let again = tokio::time::timeout(
+        Duration::from_secs(180),
+        run_topology(PINTEREST_KAFKA, &vars),
+    )
+    .await
+    .expect("finishes")
+    .expect("runs");
+    assert_eq!(again.stats.records_out, 0, "a second run adds nothing");
+}
