@@ -126,8 +126,13 @@ async fn follows_input_commits_on_time_and_stops_gracefully_on_sigterm() {
     .expect("topology");
     let line = r#"{"ind": 1, "first_name": "A", "last_name": "B", "age": 30, "date_joined": "2016-01-01 00:00:00"}"#;
     std::fs::write(input.join("a.jsonl"), format!("{line}\n")).expect("first file");
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
     let mut child = laketide()
         .args(["run", &topology.to_string_lossy(), "--progress", "0"])
+        .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

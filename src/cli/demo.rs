@@ -43,11 +43,13 @@ pub struct DemoArgs {
 pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let broker = EmbeddedBroker::start(3)?;
     let brokers = broker.bootstrap_servers().to_owned();
+    // The embedded broker keeps 5 MiB per partition; about 8,000 pins fit in one.
+    let partitions = (args.count / 8_000 + 1).max(3) as i32;
     for kind in ["pin", "geo", "user"] {
-        broker.create_topic(&format!("{PREFIX}.{kind}"), 3)?;
+        broker.create_topic(&format!("{PREFIX}.{kind}"), partitions)?;
     }
     eprintln!(
-        "embedded Kafka broker at {brokers}, topics {PREFIX}.{{pin,geo,user}} with 3 partitions"
+        "embedded Kafka broker at {brokers}, topics {PREFIX}.{{pin,geo,user}} with {partitions} partitions"
     );
     let producer: BaseProducer = producer_config(&brokers)
         .create()

@@ -45,8 +45,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
 pub fn describe(summary: &RunSummary) -> String {
     let s = summary.stats;
+    let per_cpu = summary.cpu_seconds.map_or(String::new(), |cpu| {
+        format!(
+            ", {cpu:.2} CPU-s, {:.0} records per CPU-second",
+            s.records_in as f64 / cpu.max(1e-9)
+        )
+    });
     format!(
-        "done in {:.1}s: {} records read, {} rows written, {} dead letters, {} commits ({:.0} records/s)",
+        "done in {:.1}s: {} records read, {} rows written, {} dead letters, {} commits ({:.0} records/s{per_cpu})",
         summary.seconds,
         s.records_in,
         s.records_out,

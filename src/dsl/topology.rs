@@ -13,6 +13,7 @@ use super::record::Batch;
 use super::stream::{Origin, Stream, receiver_stream};
 use crate::runtime::{
     ProgressReporter, QUEUE_BATCHES, Resume, RunOptions, RunStats, ShutdownTrigger, StatsSnapshot,
+    process_cpu_seconds,
 };
 use crate::sinks::{Sink, SinkContext};
 use crate::sources::{Source, SourceContext};
@@ -69,6 +70,8 @@ struct PendingSource {
 pub struct RunSummary {
     pub stats: StatsSnapshot,
     pub seconds: f64,
+    /// CPU seconds the process used during the run (all threads), where measurable.
+    pub cpu_seconds: Option<f64>,
 }
 
 impl Topology {
@@ -172,6 +175,7 @@ impl Topology {
         shutdown: ShutdownTrigger,
     ) -> anyhow::Result<RunSummary> {
         let started = std::time::Instant::now();
+        let cpu_at_start = process_cpu_seconds();
         let graph = std::mem::take(&mut *self.graph());
         drop(self);
         if !graph.errors.is_empty() {
@@ -234,6 +238,9 @@ impl Topology {
             None => Ok(RunSummary {
                 stats: stats.snapshot(),
                 seconds: started.elapsed().as_secs_f64(),
+                cpu_seconds: cpu_at_start
+                    .zip(process_cpu_seconds())
+                    .map(|(start, end)| end - start),
             }),
         }
     }

@@ -8,7 +8,7 @@ mod stats;
 pub use checkpoints::{CheckpointKey, CheckpointStore, Resume};
 pub use progress::ProgressReporter;
 pub use shutdown::{Shutdown, ShutdownTrigger, shutdown_on_signals};
-pub use stats::{RunStats, StatsSnapshot};
+pub use stats::{RunStats, StatsSnapshot, process_cpu_seconds};
 
 /// Batches a queue between two tasks holds. With batches of at most a few thousand records this
 /// bounds memory whatever the input size, and a full queue is what makes a fast producer wait.

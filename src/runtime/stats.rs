@@ -55,3 +55,14 @@ impl RunStats {
         }
     }
 }
+
+/// CPU time (user + system) this process has used, in seconds; `None` where `/proc` is absent.
+/// Linux reports it in USER_HZ ticks, which are 1/100 s on every architecture.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may contain spaces: fields start after its closing parenthesis.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let user: f64 = fields.get(11)?.parse().ok()?;
+    let system: f64 = fields.get(12)?.parse().ok()?;
+    Some((user + system) / 100.0)
+}
