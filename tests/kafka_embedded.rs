@@ -195,3 +195,66 @@ async fn kafka_to_delta_exactly_once_with_dead_letters_and_kafka_offsets() {
     );
     assert_eq!(row_count(&read_table(&lake.join("pin")).await), 1500);
 }
+
+/// Dead letters produced to a Kafka topic as JSON, keyed and with their position.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_can_go_to_a_kafka_topic() {
+    let broker = broker_with_topics();
+    broker.create_topic("dead", 1).expect("topic");
+    let brokers = broker.bootstrap_servers().to_owned();
+    let producer: BaseProducer = producer_config(&brokers).create().expect("producer");
+    let topic = format!("{PREFIX}.pin");
+    for payload in ["not json", "[]"] {
+        producer
+            .send(
+                BaseRecord::<(), str>::to(&topic)
+                    .partition(2)
+                    .payload(payload),
+            )
+            .map_err(|(e, _)| e)
+            .expect("send");
+    }
+    producer.flush(Duration::from_secs(10)).expect("flush");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!(
+        "[sources.pin]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\ntopics = [\"{topic}\"]\ngroup = \"dl\"\n\n\
+         [transforms.clean]\ntype = \"clean_pin\"\ninput = \"pin\"\n\n\
+         [sinks.pin]\ntype = \"delta\"\ninput = \"clean\"\ntable = \"{}\"\n\n\
+         [sinks.dead]\ntype = \"kafka\"\ninput = \"clean.dead\"\nbrokers = \"{brokers}\"\ntopic = \"dead\"\n",
+        dir.path().join("pin").display()
+    );
+    let summary = tokio::time::timeout(Duration::from_secs(60), run_topology(&text, &[]))
+        .await
+        .expect("finishes")
+        .expect("runs");
+    assert_eq!(summary.stats.dead_letters, 2);
+
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", "reader")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&["dead"]).expect("subscribe");
+    let mut letters = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while letters.len() < 2 && std::time::Instant::now() < deadline {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+            use rdkafka::Message;
+            let value: serde_json::Value =
+                serde_json::from_slice(message.payload().unwrap_or_default()).expect("JSON");
+            letters.push(value);
+        }
+    }
+    assert_eq!(letters.len(), 2, "{letters:?}");
+    for letter in &letters {
+        assert_eq!(letter["stage"], "clean");
+        assert!(
+            letter["position"]
+                .as_str()
+                .is_some_and(|p| p.starts_with(&format!("{topic}/2@"))),
+            "{letter}"
+        );
+        assert!(letter["error"].as_str().is_some_and(|e| !e.is_empty()));
+    }
+}

@@ -5,7 +5,7 @@
 //! the contract turns placeholders, missing keys and JSON nulls into SQL nulls.
 
 /// One row of the `pin` table (a cleaned `pinterest_data` record).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Pin {
     /// The raw record's `index`, renamed so all three tables join on `ind`.
     pub ind: i32,
@@ -25,7 +25,7 @@ pub struct Pin {
 }
 
 /// One row of the `geo` table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Geo {
     pub ind: i32,
     pub country: Option<String>,
@@ -37,7 +37,7 @@ pub struct Geo {
 }
 
 /// One row of the `user` table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct User {
     pub ind: i32,
     /// `first_name + " " + last_name`; null when either part is null (Spark `concat`).

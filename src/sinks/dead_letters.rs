@@ -128,3 +128,31 @@ impl Fields for DeadLetter {
         }
     }
 }
+
+/// As JSON (for the Kafka sink): the position spelled out, the raw bytes as text when they are
+/// valid UTF-8 and as hex otherwise, so nothing is lost either way.
+impl serde::Serialize for DeadLetter {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("DeadLetter", 9)?;
+        out.serialize_field("source", &*self.position.partition.source)?;
+        out.serialize_field("partition", &*self.position.partition.name)?;
+        out.serialize_field("offset", &self.position.offset)?;
+        out.serialize_field("position", &self.position.to_string())?;
+        out.serialize_field("stage", &*self.stage)?;
+        out.serialize_field("error", &self.error)?;
+        out.serialize_field("failed_at", &self.failed_at)?;
+        match std::str::from_utf8(&self.raw) {
+            Ok(text) => {
+                out.serialize_field("raw_text", text)?;
+                out.serialize_field("raw_hex", &None::<String>)?;
+            }
+            Err(_) => {
+                let hex: String = self.raw.iter().map(|b| format!("{b:02x}")).collect();
+                out.serialize_field("raw_text", &None::<String>)?;
+                out.serialize_field("raw_hex", &hex)?;
+            }
+        }
+        out.end()
+    }
+}

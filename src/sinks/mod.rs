@@ -2,6 +2,7 @@
 
 pub mod dead_letters;
 pub mod delta;
+pub mod kafka;
 mod row;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use crate::dsl::Batch;
 use crate::runtime::{CheckpointStore, RunStats};
 
 pub use delta::{DeltaSink, DeltaSinkConfig};
+pub use kafka::{KafkaSink, KafkaSinkConfig};
 pub use row::{Row, RowBuilder};
 
 /// Everything a running sink is handed by the runtime.

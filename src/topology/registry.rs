@@ -17,7 +17,7 @@ use toml::de::{DeValue, ValueDeserializer};
 use super::error::{ConfigError, SourceText};
 use super::filter::{FilterConfig, Predicate};
 use crate::dsl::{DeadLetter, Fields, Stream, Topology};
-use crate::sinks::{DeltaSink, DeltaSinkConfig, Row};
+use crate::sinks::{DeltaSink, DeltaSinkConfig, KafkaSink, KafkaSinkConfig, Row};
 use crate::sources::{FileSource, FileSourceConfig, KafkaSource, KafkaSourceConfig, Source};
 
 /// The type name of raw source records.
@@ -58,6 +58,13 @@ pub(crate) trait StreamOps: Send + Sync {
         name: &str,
         stream: ErasedStream,
         config: DeltaSinkConfig,
+    ) -> Option<anyhow::Result<String>>;
+    /// `None` if the type has no JSON form.
+    fn kafka_sink(
+        &self,
+        name: &str,
+        stream: ErasedStream,
+        config: KafkaSinkConfig,
     ) -> Option<anyhow::Result<String>>;
 }
 
@@ -101,7 +108,7 @@ fn union_typed<T: Send + 'static>(
     ErasedStream::new(name, first.union(stage, streams.collect()))
 }
 
-impl<T: Row + Fields + Clone + Send + 'static> StreamOps for TableOps<T> {
+impl<T: Row + Fields + serde::Serialize + Clone + Send + 'static> StreamOps for TableOps<T> {
     fn tee(&self, stream: ErasedStream, stage: &str, n: usize) -> Vec<ErasedStream> {
         tee_typed::<T>(self.0, stream, stage, n)
     }
@@ -129,6 +136,19 @@ impl<T: Row + Fields + Clone + Send + 'static> StreamOps for TableOps<T> {
             description
         }))
     }
+
+    fn kafka_sink(
+        &self,
+        name: &str,
+        stream: ErasedStream,
+        config: KafkaSinkConfig,
+    ) -> Option<anyhow::Result<String>> {
+        Some(KafkaSink::<T>::new(config).map(|sink| {
+            let description = crate::sinks::Sink::<T>::describe(&sink);
+            typed::<T>(stream).sink(name, sink);
+            description
+        }))
+    }
 }
 
 impl<T: Clone + Send + 'static> StreamOps for OpaqueOps<T> {
@@ -149,6 +169,15 @@ impl<T: Clone + Send + 'static> StreamOps for OpaqueOps<T> {
         _: &str,
         _: ErasedStream,
         _: DeltaSinkConfig,
+    ) -> Option<anyhow::Result<String>> {
+        None
+    }
+
+    fn kafka_sink(
+        &self,
+        _: &str,
+        _: ErasedStream,
+        _: KafkaSinkConfig,
     ) -> Option<anyhow::Result<String>> {
         None
     }
@@ -324,11 +353,34 @@ impl Registry {
                 }),
             },
         );
+        registry.sinks.insert(
+            "kafka",
+            SinkKind {
+                help: "produces JSON to a Kafka topic with an idempotent producer (at-least-once)",
+                build: Box::new(|component, name, input, stream_type| {
+                    let config: KafkaSinkConfig = component.parse()?;
+                    config
+                        .validate()
+                        .map_err(|(key, message)| component.error(key, message))?;
+                    match stream_type.ops.kafka_sink(name, input, config) {
+                        Some(Ok(description)) => Ok(description),
+                        Some(Err(error)) => Err(component.error("topic", format!("{error:#}"))),
+                        None => Err(component.error(
+                            "inputs",
+                            format!(
+                                "records of type `{}` have no JSON form; transform them first",
+                                stream_type.name
+                            ),
+                        )),
+                    }
+                }),
+            },
+        );
         registry
     }
 
     /// A type that can be filtered by field and written to tables.
-    pub fn register_table_type<T: Row + Fields + Clone + Send + 'static>(
+    pub fn register_table_type<T: Row + Fields + serde::Serialize + Clone + Send + 'static>(
         &mut self,
         name: &'static str,
     ) {
