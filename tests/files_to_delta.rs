@@ -5,7 +5,7 @@ mod common;
 use std::io::Write;
 use std::path::Path;
 
-use common::{read_table, row_count, run_pinterest_files, shared_data};
+use common::{read_table, row_count, run_pinterest_files, shared_data, strings};
 use deltalake::arrow::array::{Array, AsArray, RecordBatch};
 use deltalake::arrow::datatypes::Int64Type;
 
@@ -44,22 +44,6 @@ fn write_lines(path: &Path, lines: &[Vec<u8>]) {
         file.write_all(line).expect("write");
         file.write_all(b"\n").expect("write");
     }
-}
-
-fn strings(batches: &[RecordBatch], column: &str) -> Vec<Option<String>> {
-    batches
-        .iter()
-        .flat_map(|b| {
-            let array = b
-                .column_by_name(column)
-                .expect("column")
-                .as_string::<i32>()
-                .clone();
-            (0..array.len())
-                .map(|i| array.is_valid(i).then(|| array.value(i).to_owned()))
-                .collect::<Vec<_>>()
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -122,6 +122,12 @@ async fn wait_for_rows(lake: &Path, expected: usize, seconds: u64) -> bool {
     false
 }
 
+fn set_brokers_up(broker: &EmbeddedBroker, up: bool) {
+    for id in 1..=3 {
+        broker.set_broker_up(id, up).expect("broker state");
+    }
+}
+
 fn log_of(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
@@ -350,9 +356,7 @@ async fn two_processes_split_the_partitions_and_one_takes_over_when_the_other_di
 async fn brokers_down_at_start_and_mid_run_lose_nothing() {
     let (broker, brokers) = broker_with_topics();
     produce(&brokers, 5_000, 31).await;
-    for id in 1..=3 {
-        broker.set_broker_up(id, false).expect("down");
-    }
+    set_brokers_up(&broker, false);
     let dir = tempfile::tempdir().expect("tempdir");
     let lake = dir.path().join("lake");
     let topology = topology(dir.path());
@@ -369,9 +373,7 @@ async fn brokers_down_at_start_and_mid_run_lose_nothing() {
         "a clear retrying line:\n{}",
         log_of(&log)
     );
-    for id in 1..=3 {
-        broker.set_broker_up(id, true).expect("up");
-    }
+    set_brokers_up(&broker, true);
     assert!(
         wait_for_rows(&lake, 5_000, 90).await,
         "ingestion did not start:\n{}",
@@ -379,13 +381,9 @@ async fn brokers_down_at_start_and_mid_run_lose_nothing() {
     );
 
     // Mid-run: the brokers go away for a while, records keep coming after they return.
-    for id in 1..=3 {
-        broker.set_broker_up(id, false).expect("down");
-    }
+    set_brokers_up(&broker, false);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    for id in 1..=3 {
-        broker.set_broker_up(id, true).expect("up");
-    }
+    set_brokers_up(&broker, true);
     produce(&brokers, 5_000, 32).await;
     assert!(
         wait_for_rows(&lake, 10_000, 90).await,

@@ -5,8 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{PINTEREST_KAFKA, read_table, row_count, run_topology};
-use deltalake::arrow::array::{Array, AsArray};
+use common::{PINTEREST_KAFKA, read_table, row_count, run_topology, strings};
+use deltalake::arrow::array::AsArray;
 use laketide::kafka::{EmbeddedBroker, produce_triples, producer_config};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -23,20 +23,6 @@ fn broker_with_topics() -> EmbeddedBroker {
             .expect("topic");
     }
     broker
-}
-
-fn strings(batches: &[deltalake::arrow::array::RecordBatch], column: &str) -> Vec<String> {
-    batches
-        .iter()
-        .flat_map(|b| {
-            let array = b
-                .column_by_name(column)
-                .expect("column")
-                .as_string::<i32>()
-                .clone();
-            (0..array.len()).map(move |i| array.value(i).to_owned())
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,8 +85,8 @@ async fn kafka_to_delta_exactly_once_with_dead_letters_and_kafka_offsets() {
     }
     let dead = read_table(&lake.join("dead_letters")).await;
     assert_eq!(row_count(&dead), 4);
-    let positions = strings(&dead, "position");
-    let errors = strings(&dead, "error");
+    let positions: Vec<String> = strings(&dead, "position").into_iter().flatten().collect();
+    let errors: Vec<String> = strings(&dead, "error").into_iter().flatten().collect();
     for (_, reason) in &bad {
         assert!(
             errors.iter().any(|e| e.contains(reason)),

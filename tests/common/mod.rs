@@ -27,22 +27,11 @@ pub fn shared_data(test: &str) -> Option<PathBuf> {
 
 /// Builds and runs the shipped file topology over `input`, writing under `lake`.
 pub async fn run_pinterest_files(input: &Path, lake: &Path) -> anyhow::Result<RunSummary> {
-    let input = input.to_string_lossy().into_owned();
-    let lake = lake.to_string_lossy().into_owned();
-    let env = move |name: &str| match name {
-        "LAKETIDE_INPUT" => Some(input.clone()),
-        "LAKETIDE_LAKE" => Some(lake.clone()),
-        _ => None,
-    };
-    let built = laketide::topology::from_str(
-        Path::new("topologies/pinterest-files.toml"),
-        PINTEREST_FILES,
-        &laketide::pinterest::registry(),
-        &env,
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (trigger, _) = Shutdown::new();
-    built.topology.run(RunOptions::default(), trigger).await
+    let vars = [
+        ("LAKETIDE_INPUT", input.to_string_lossy().into_owned()),
+        ("LAKETIDE_LAKE", lake.to_string_lossy().into_owned()),
+    ];
+    run_topology(PINTEREST_FILES, &vars).await
 }
 
 /// Every row of the table's current version, read straight from its Parquet files.
@@ -69,6 +58,24 @@ pub async fn read_table(dir: &Path) -> Vec<RecordBatch> {
 
 pub fn row_count(batches: &[RecordBatch]) -> usize {
     batches.iter().map(RecordBatch::num_rows).sum()
+}
+
+/// A string column of every batch, nulls as `None`.
+pub fn strings(batches: &[RecordBatch], column: &str) -> Vec<Option<String>> {
+    use deltalake::arrow::array::{Array, AsArray};
+    batches
+        .iter()
+        .flat_map(|b| {
+            let array = b
+                .column_by_name(column)
+                .expect("column")
+                .as_string::<i32>()
+                .clone();
+            (0..array.len())
+                .map(|i| array.is_valid(i).then(|| array.value(i).to_owned()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// Builds and runs topology text with `${VAR}`s from `vars` only.
