@@ -501,7 +501,8 @@ fn consume(config: KafkaSourceConfig, ctx: SourceContext, handle: Handle) -> any
     finish(&shared, &consumer)
 }
 
-/// Commits everything read, then the offsets to Kafka, then leaves the group.
+/// Commits everything read, then the offsets to Kafka. Dropping the consumer afterwards
+/// leaves the group.
 fn finish(shared: &Shared, consumer: &BaseConsumer<GroupContext>) -> anyhow::Result<()> {
     tracing::debug!(source = %shared.source, "finishing");
     shared.commit_everything();
