@@ -179,6 +179,13 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> &'a dyn Array {
     batch.column_by_name(name).expect("column").as_ref()
 }
 
+/// Checks the pin, geo and user tables each hold exactly the produced records.
+async fn assert_tables_exactly_once(lake: &Path, produced: &[(u64, usize)]) {
+    for table in ["pin", "geo", "user"] {
+        assert_exactly_once(lake, table, produced).await;
+    }
+}
+
 /// Checks one table holds exactly the produced records: each (partition, offset) once, all
 /// of them, and the same `ind` values as the generator produced.
 async fn assert_exactly_once(lake: &Path, table: &str, produced: &[(u64, usize)]) {
@@ -296,9 +303,7 @@ async fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     let final_log = std::fs::read_to_string(&log).unwrap_or_default();
     eprintln!("final run:\n{final_log}");
     assert!(status.success(), "{final_log}");
-    for table in ["pin", "geo", "user"] {
-        assert_exactly_once(&lake, table, &[(SEED, TRIPLES)]).await;
-    }
+    assert_tables_exactly_once(&lake, &[(SEED, TRIPLES)]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -347,9 +352,7 @@ async fn two_processes_split_the_partitions_and_one_takes_over_when_the_other_di
     );
     let status = terminate(&mut b);
     assert!(status.success(), "{}", log_of(&log_b));
-    for table in ["pin", "geo", "user"] {
-        assert_exactly_once(&lake, table, &[(21, 20_000), (22, 5_000), (23, 5_000)]).await;
-    }
+    assert_tables_exactly_once(&lake, &[(21, 20_000), (22, 5_000), (23, 5_000)]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -392,7 +395,5 @@ async fn brokers_down_at_start_and_mid_run_lose_nothing() {
     );
     let status = terminate(&mut child);
     assert!(status.success(), "{}", log_of(&log));
-    for table in ["pin", "geo", "user"] {
-        assert_exactly_once(&lake, table, &[(31, 5_000), (32, 5_000)]).await;
-    }
+    assert_tables_exactly_once(&lake, &[(31, 5_000), (32, 5_000)]).await;
 }

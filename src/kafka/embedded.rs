@@ -6,6 +6,7 @@
 
 use anyhow::Context;
 use rdkafka::ClientConfig;
+use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, DefaultProducerContext, Producer};
 
 /// The mock cluster lives as long as the client that created it; this keeps that client.
@@ -44,24 +45,22 @@ impl EmbeddedBroker {
         &self.bootstrap
     }
 
-    pub fn create_topic(&self, topic: &str, partitions: i32) -> anyhow::Result<()> {
-        let cluster = self
-            .client
+    fn cluster(&self) -> anyhow::Result<MockCluster<'_, DefaultProducerContext>> {
+        self.client
             .client()
             .mock_cluster()
-            .context("the embedded Kafka broker is gone")?;
-        cluster
+            .context("the embedded Kafka broker is gone")
+    }
+
+    pub fn create_topic(&self, topic: &str, partitions: i32) -> anyhow::Result<()> {
+        self.cluster()?
             .create_topic(topic, partitions, 1)
             .with_context(|| format!("cannot create topic {topic}"))
     }
 
     /// Takes a broker down or up, to test outages.
     pub fn set_broker_up(&self, broker_id: i32, up: bool) -> anyhow::Result<()> {
-        let cluster = self
-            .client
-            .client()
-            .mock_cluster()
-            .context("the embedded Kafka broker is gone")?;
+        let cluster = self.cluster()?;
         if up {
             cluster.broker_up(broker_id)?;
         } else {

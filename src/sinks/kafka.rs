@@ -30,7 +30,7 @@ pub struct KafkaSinkConfig {
     pub brokers: String,
     pub topic: String,
     /// librdkafka producer properties passed through; values are never logged.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::kafka::property_values")]
     pub properties: BTreeMap<String, String>,
 }
 

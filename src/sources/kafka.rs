@@ -42,7 +42,7 @@ pub struct KafkaSourceConfig {
     pub group: String,
     /// librdkafka properties passed through as they are (security, SASL, timeouts, ...).
     /// Values are never logged.
-    #[serde(default, deserialize_with = "property_values")]
+    #[serde(default, deserialize_with = "crate::kafka::property_values")]
     pub properties: BTreeMap<String, String>,
     /// Records per batch handed downstream.
     #[serde(default = "default_batch_records")]
@@ -65,32 +65,6 @@ fn default_batch_records() -> usize {
     2048
 }
 
-/// librdkafka takes every value as a string; TOML users write `session.timeout.ms = 6000`.
-fn property_values<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<BTreeMap<String, String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Value {
-        Text(String),
-        Integer(i64),
-        Float(f64),
-        Bool(bool),
-    }
-    let raw = BTreeMap::<String, Value>::deserialize(deserializer)?;
-    Ok(raw
-        .into_iter()
-        .map(|(key, value)| {
-            let text = match value {
-                Value::Text(text) => text,
-                Value::Integer(n) => n.to_string(),
-                Value::Float(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-            };
-            (key, text)
-        })
-        .collect())
-}
 fn default_max_batch_wait() -> Duration {
     Duration::from_millis(100)
 }

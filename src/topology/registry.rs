@@ -17,7 +17,7 @@ use toml::de::{DeValue, ValueDeserializer};
 use super::error::{ConfigError, SourceText};
 use super::filter::{FilterConfig, Predicate};
 use crate::dsl::{DeadLetter, Fields, Stream, Topology};
-use crate::sinks::{DeltaSink, DeltaSinkConfig, KafkaSink, KafkaSinkConfig, Row};
+use crate::sinks::{DeltaSink, DeltaSinkConfig, KafkaSink, KafkaSinkConfig, Row, Sink};
 use crate::sources::{FileSource, FileSourceConfig, KafkaSource, KafkaSourceConfig, Source};
 
 /// The type name of raw source records.
@@ -108,6 +108,34 @@ fn union_typed<T: Send + 'static>(
     ErasedStream::new(name, first.union(stage, streams.collect()))
 }
 
+/// Connects the typed stream to `sink`; returns the sink's description for `laketide check`.
+fn attach<T: Send + 'static>(name: &str, stream: ErasedStream, sink: impl Sink<T>) -> String {
+    let description = sink.describe();
+    typed::<T>(stream).sink(name, sink);
+    description
+}
+
+/// A sink kind's answer for a stream type: its description, or an error at the right key.
+fn sink_built(
+    component: &Component,
+    stream_type: &StreamType,
+    built: Option<anyhow::Result<String>>,
+    key: &str,
+    unsupported: &str,
+) -> Result<String, ConfigError> {
+    match built {
+        Some(Ok(description)) => Ok(description),
+        Some(Err(error)) => Err(component.error(key, format!("{error:#}"))),
+        None => Err(component.error(
+            "inputs",
+            format!(
+                "records of type `{}` {unsupported}; transform them first",
+                stream_type.name
+            ),
+        )),
+    }
+}
+
 impl<T: Row + Fields + serde::Serialize + Clone + Send + 'static> StreamOps for TableOps<T> {
     fn tee(&self, stream: ErasedStream, stage: &str, n: usize) -> Vec<ErasedStream> {
         tee_typed::<T>(self.0, stream, stage, n)
@@ -130,11 +158,7 @@ impl<T: Row + Fields + serde::Serialize + Clone + Send + 'static> StreamOps for 
         stream: ErasedStream,
         config: DeltaSinkConfig,
     ) -> Option<anyhow::Result<String>> {
-        Some(DeltaSink::<T>::new(config).map(|sink| {
-            let description = crate::sinks::Sink::<T>::describe(&sink);
-            typed::<T>(stream).sink(name, sink);
-            description
-        }))
+        Some(DeltaSink::<T>::new(config).map(|sink| attach(name, stream, sink)))
     }
 
     fn kafka_sink(
@@ -143,11 +167,7 @@ impl<T: Row + Fields + serde::Serialize + Clone + Send + 'static> StreamOps for 
         stream: ErasedStream,
         config: KafkaSinkConfig,
     ) -> Option<anyhow::Result<String>> {
-        Some(KafkaSink::<T>::new(config).map(|sink| {
-            let description = crate::sinks::Sink::<T>::describe(&sink);
-            typed::<T>(stream).sink(name, sink);
-            description
-        }))
+        Some(KafkaSink::<T>::new(config).map(|sink| attach(name, stream, sink)))
     }
 }
 
@@ -342,14 +362,14 @@ impl Registry {
                     config
                         .validate()
                         .map_err(|(key, message)| component.error(key, message))?;
-                    match stream_type.ops.delta_sink(name, input, config) {
-                        Some(Ok(description)) => Ok(description),
-                        Some(Err(error)) => Err(component.error("table", format!("{error:#}"))),
-                        None => Err(component.error(
-                            "inputs",
-                            format!("records of type `{}` cannot be written to a table; transform them first", stream_type.name),
-                        )),
-                    }
+                    let built = stream_type.ops.delta_sink(name, input, config);
+                    sink_built(
+                        component,
+                        stream_type,
+                        built,
+                        "table",
+                        "cannot be written to a table",
+                    )
                 }),
             },
         );
@@ -362,17 +382,8 @@ impl Registry {
                     config
                         .validate()
                         .map_err(|(key, message)| component.error(key, message))?;
-                    match stream_type.ops.kafka_sink(name, input, config) {
-                        Some(Ok(description)) => Ok(description),
-                        Some(Err(error)) => Err(component.error("topic", format!("{error:#}"))),
-                        None => Err(component.error(
-                            "inputs",
-                            format!(
-                                "records of type `{}` have no JSON form; transform them first",
-                                stream_type.name
-                            ),
-                        )),
-                    }
+                    let built = stream_type.ops.kafka_sink(name, input, config);
+                    sink_built(component, stream_type, built, "topic", "have no JSON form")
                 }),
             },
         );

@@ -357,3 +357,27 @@ fn no_source() {
         "{all:#?}"
     );
 }
+
+#[test]
+fn kafka_properties_take_numbers_and_booleans_in_sources_and_sinks() {
+    let text = "[sources.pin]\ntype = \"kafka\"\nbrokers = \"127.0.0.1:9092\"\ntopics = [\"t.pin\"]\ngroup = \"g\"\n\
+                properties = { \"session.timeout.ms\" = 6000, \"check.crcs\" = true }\n\n\
+                [transforms.clean]\ntype = \"clean_pin\"\ninput = \"pin\"\n\n\
+                [sinks.pin]\ntype = \"kafka\"\ninput = \"clean\"\nbrokers = \"127.0.0.1:9092\"\ntopic = \"clean\"\n\
+                properties = { \"linger.ms\" = 10 }\n\n\
+                [sinks.dead]\ntype = \"kafka\"\ninput = \"clean.dead\"\nbrokers = \"127.0.0.1:9092\"\ntopic = \"dead\"\n";
+    let built = from_str(
+        Path::new("t.toml"),
+        text,
+        &crate::pinterest::registry(),
+        &env,
+    )
+    .expect("valid");
+    assert!(
+        built
+            .description
+            .contains("kafka topic clean on 127.0.0.1:9092"),
+        "{}",
+        built.description
+    );
+}
