@@ -1,19 +1,24 @@
 //! The hot path of file-to-Delta ingestion, stage by stage and end to end in memory:
-//! raw JSON bytes -> cleaned typed records -> Arrow columns -> Parquet bytes.
+//! raw JSON bytes -> typed raw records -> cleaned rows -> Arrow columns -> Parquet bytes ->
+//! a Delta commit on local disk.
 //!
 //!     cargo bench --bench hot_path
 //!
 //! Throughput is reported in records/s over a mixed pin/geo/user workload (one of each per
-//! generated triple, as the emulator sends them). `clean` alone is the parse-only limit the
-//! end-to-end figure is compared against.
+//! generated triple, as the emulator sends them). `json to typed` is the parse-only limit the
+//! end-to-end figure is compared against; `clean` adds the contract's coercions on top.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use deltalake::DeltaTable;
 use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::datatypes::SchemaRef;
+use deltalake::kernel::StructType;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::parquet::arrow::ArrowWriter;
 use deltalake::parquet::basic::{Compression, ZstdLevel};
 use deltalake::parquet::file::properties::WriterProperties;
-use laketide::pinterest::cleaning::{clean_geo, clean_pin, clean_user};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use laketide::pinterest::cleaning::{RecordKind, clean_geo, clean_pin, clean_user, parse_only};
 use laketide::pinterest::generator::Generator;
 use laketide::pinterest::records::{Geo, Pin, User};
 use laketide::sinks::{Row, RowBuilder};
@@ -79,6 +84,31 @@ fn clean_all(input: &Input) -> (Vec<Pin>, Vec<Geo>, Vec<User>) {
     )
 }
 
+fn parse_all(input: &Input) -> usize {
+    let parse = |kind, records: &[Vec<u8>]| {
+        records
+            .iter()
+            .filter(|r| parse_only(kind, r).is_ok())
+            .count()
+    };
+    parse(RecordKind::Pin, &input.pins)
+        + parse(RecordKind::Geo, &input.geos)
+        + parse(RecordKind::User, &input.users)
+}
+
+/// A fresh local Delta table with `schema`.
+async fn create_table(dir: &std::path::Path, schema: &SchemaRef) -> DeltaTable {
+    let columns: StructType = schema.as_ref().try_into_kernel().expect("delta schema");
+    let url = url::Url::from_directory_path(dir).expect("url");
+    DeltaTable::try_from_url(url)
+        .await
+        .expect("table")
+        .create()
+        .with_columns(columns.fields().cloned())
+        .await
+        .expect("create")
+}
+
 fn hot_path(c: &mut Criterion) {
     let input = input();
     let records = (3 * TRIPLES) as u64;
@@ -86,7 +116,10 @@ fn hot_path(c: &mut Criterion) {
     group.throughput(Throughput::Elements(records));
     group.sample_size(10);
 
-    group.bench_function("clean (parse-only limit)", |b| b.iter(|| clean_all(&input)));
+    group.bench_function("json to typed (parse-only limit)", |b| {
+        b.iter(|| parse_all(&input))
+    });
+    group.bench_function("clean (parse + contract)", |b| b.iter(|| clean_all(&input)));
 
     let (pins, geos, users) = clean_all(&input);
     group.bench_function("arrow columns", |b| {
@@ -108,6 +141,28 @@ fn hot_path(c: &mut Criterion) {
             parquet(Pin::schema(), &columns(&pins))
                 + parquet(Geo::schema(), &columns(&geos))
                 + parquet(User::schema(), &columns(&users))
+        })
+    });
+    group.finish();
+
+    // One Delta commit of a Parquet file of pins on local disk, as the sink makes it: the
+    // write of the file and the log entry, per row of the commit.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut table = runtime.block_on(create_table(dir.path(), &Pin::schema()));
+    let mut group = c.benchmark_group("delta");
+    group.throughput(Throughput::Elements(pins.len() as u64));
+    group.sample_size(10);
+    group.bench_function("write + commit (pin rows)", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let mut writer = RecordBatchWriter::for_table(&table).expect("writer");
+                writer.write(batches.0.clone()).await.expect("write");
+                writer.flush_and_commit(&mut table).await.expect("commit")
+            })
         })
     });
     group.finish();

@@ -1,5 +1,6 @@
 //! The `laketide` command line.
 
+mod bench;
 mod demo;
 mod emulate;
 mod metrics;
@@ -45,6 +46,11 @@ pub enum Command {
         after_help = "Examples:\n  laketide demo\n  laketide demo --count 50000 --lake /tmp/lake"
     )]
     Demo(demo::DemoArgs),
+    /// Measure a topology on generated or given records: records/s, per CPU-second, peak RSS, latency.
+    #[command(
+        after_help = "Examples:\n  laketide bench --records 900000\n  laketide bench --source kafka-embedded --records 300000 --json\n  laketide bench --source kafka://127.0.0.1:9092 --input data/raw --partitions 6"
+    )]
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Args, Debug)]
@@ -60,6 +66,10 @@ pub struct RunArgs {
     /// Serve Prometheus metrics on this address, e.g. 127.0.0.1:9898.
     #[arg(long)]
     pub metrics_addr: Option<String>,
+    /// At the end of the run, write its summary (records, seconds, CPU, peak RSS, latency) to
+    /// this file as JSON.
+    #[arg(long)]
+    pub summary_json: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -99,6 +109,7 @@ pub fn main() -> i32 {
             Command::Check { file } => run::check(&file),
             Command::Emulate(args) => emulate::emulate(args),
             Command::Demo(args) => demo::demo(args).await,
+            Command::Bench(args) => bench::bench(args).await,
         }
     });
     match outcome {

@@ -40,6 +40,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("topology `{}` stopped", built.name))?;
     eprintln!("{}", describe(&summary));
+    if let Some(path) = &args.summary_json {
+        let json = serde_json::to_string_pretty(&summary)?;
+        std::fs::write(path, json + "\n")
+            .with_context(|| format!("cannot write --summary-json {}", path.display()))?;
+    }
     Ok(())
 }
 
@@ -51,8 +56,12 @@ pub fn describe(summary: &RunSummary) -> String {
             s.records_in as f64 / cpu.max(1e-9)
         )
     });
+    let latency = match (summary.latency.p50_ms, summary.latency.p99_ms) {
+        (Some(p50), Some(p99)) => format!("; ingest to commit p50 {p50:.0} ms, p99 {p99:.0} ms"),
+        _ => String::new(),
+    };
     format!(
-        "done in {:.1}s: {} records read, {} rows written, {} dead letters, {} commits ({:.0} records/s{per_cpu})",
+        "done in {:.1}s: {} records read, {} rows written, {} dead letters, {} commits ({:.0} records/s{per_cpu}){latency}",
         summary.seconds,
         s.records_in,
         s.records_out,

@@ -62,6 +62,10 @@ pub struct Record<T> {
     pub headers: Vec<Header>,
     pub position: Position,
     pub raw: Bytes,
+    /// When the record entered the system, in microseconds since the Unix epoch: the
+    /// producer's timestamp where the source carries one (Kafka), else when the source read it.
+    /// Operators keep it as it is; end-to-end latency runs from here to the commit.
+    pub ingest_time: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +84,7 @@ impl<T> Record<T> {
             headers,
             position,
             raw,
+            ingest_time,
         } = self;
         (
             value,
@@ -90,6 +95,7 @@ impl<T> Record<T> {
                 headers,
                 position,
                 raw,
+                ingest_time,
             },
         )
     }
@@ -103,6 +109,7 @@ impl<T> Record<T> {
             headers: self.headers,
             position: self.position,
             raw: self.raw,
+            ingest_time: self.ingest_time,
         }
     }
 }

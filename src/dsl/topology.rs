@@ -12,8 +12,8 @@ use tokio::task::JoinSet;
 use super::record::Batch;
 use super::stream::{Origin, Stream, receiver_stream};
 use crate::runtime::{
-    ProgressReporter, QUEUE_BATCHES, Resume, RunOptions, RunStats, ShutdownTrigger, StatsSnapshot,
-    process_cpu_seconds,
+    LatencySummary, ProgressReporter, QUEUE_BATCHES, Resume, RunOptions, RunStats, ShutdownTrigger,
+    StatsSnapshot, peak_rss_bytes, process_cpu_seconds,
 };
 use crate::sinks::{Sink, SinkContext};
 use crate::sources::{Source, SourceContext};
@@ -66,12 +66,17 @@ struct PendingSource {
 }
 
 /// What a finished run did.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct RunSummary {
+    #[serde(flatten)]
     pub stats: StatsSnapshot,
     pub seconds: f64,
     /// CPU seconds the process used during the run (all threads), where measurable.
     pub cpu_seconds: Option<f64>,
+    /// The process's peak resident memory so far, where measurable.
+    pub peak_rss_bytes: Option<u64>,
+    /// From each row's ingest time to the commit that made it visible.
+    pub latency: LatencySummary,
 }
 
 impl Topology {
@@ -241,6 +246,8 @@ impl Topology {
                 cpu_seconds: cpu_at_start
                     .zip(process_cpu_seconds())
                     .map(|(start, end)| end - start),
+                peak_rss_bytes: peak_rss_bytes(),
+                latency: stats.latency(),
             }),
         }
     }

@@ -5,7 +5,7 @@ mod embedded;
 mod produce;
 
 pub use embedded::EmbeddedBroker;
-pub use produce::{ProduceReport, produce_triples, producer_config};
+pub use produce::{ProduceReport, create_topics, flush, produce_triples, producer_config, send};
 
 use std::collections::BTreeMap;
 

@@ -1,14 +1,16 @@
 //! Running a built topology: tasks, bounded queues, shutdown, statistics.
 
 pub mod checkpoints;
+mod latency;
 mod progress;
 mod shutdown;
 mod stats;
 
 pub use checkpoints::{CheckpointKey, CheckpointStore, Resume};
+pub use latency::{LatencyHistogram, LatencySummary};
 pub use progress::ProgressReporter;
 pub use shutdown::{Shutdown, ShutdownTrigger, shutdown_on_signals};
-pub use stats::{RunStats, StatsSnapshot, process_cpu_seconds};
+pub use stats::{RunStats, StatsSnapshot, peak_rss_bytes, process_cpu_seconds};
 
 /// Batches a queue between two tasks holds. With batches of at most a few thousand records this
 /// bounds memory whatever the input size, and a full queue is what makes a fast producer wait.

@@ -1,7 +1,10 @@
 //! Run-wide counters. They feed the progress line and the end-of-run summary; the same events
 //! also go to the `metrics` facade (per component, with labels) for whatever exporter is set up.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::latency::{LatencyHistogram, LatencySummary};
 
 #[derive(Debug, Default)]
 pub struct RunStats {
@@ -9,9 +12,11 @@ pub struct RunStats {
     records_out: AtomicU64,
     dead_letters: AtomicU64,
     commits: AtomicU64,
+    /// Ingest to commit, over every committed row; sinks merge theirs in once per commit.
+    latency: Mutex<LatencyHistogram>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct StatsSnapshot {
     pub records_in: u64,
     pub records_out: u64,
@@ -46,6 +51,21 @@ impl RunStats {
         metrics::histogram!("laketide_commit_seconds", "sink" => sink.to_owned()).record(seconds);
     }
 
+    /// Adds the ingest-to-commit latencies of one commit's rows.
+    pub fn committed_latencies(&self, latencies: &LatencyHistogram) {
+        self.latency
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .merge(latencies);
+    }
+
+    pub fn latency(&self) -> LatencySummary {
+        self.latency
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .summary()
+    }
+
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
             records_in: self.records_in.load(Ordering::Relaxed),
@@ -65,4 +85,12 @@ pub fn process_cpu_seconds() -> Option<f64> {
     let user: f64 = fields.get(11)?.parse().ok()?;
     let system: f64 = fields.get(12)?.parse().ok()?;
     Some((user + system) / 100.0)
+}
+
+/// The most resident memory this process has had (VmHWM), in bytes; `None` where `/proc` is absent.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

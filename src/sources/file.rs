@@ -20,7 +20,9 @@ use tokio::runtime::Handle;
 
 use super::lines::LineReader;
 use super::{Source, SourceContext};
-use crate::dsl::{Batch, OffsetUnit, Partition, PartitionId, Position, Progress, Record};
+use crate::dsl::{
+    Batch, OffsetUnit, Partition, PartitionId, Position, Progress, Record, now_micros,
+};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -156,6 +158,9 @@ struct Reader {
     partitions: BTreeMap<Arc<str>, OpenPartition>,
     records: Vec<Record<Bytes>>,
     bytes_in_batch: usize,
+    /// When the first record of the batch being filled was read: the ingest time of all of
+    /// them, so the clock is read once per batch.
+    batch_read_at: i64,
     progress: HashMap<Partition, i64>,
 }
 
@@ -170,6 +175,7 @@ impl Reader {
             partitions: BTreeMap::new(),
             records: Vec::new(),
             bytes_in_batch: 0,
+            batch_read_at: 0,
             progress: HashMap::new(),
         }
     }
@@ -255,6 +261,9 @@ impl Reader {
             *self.progress.entry(partition.clone()).or_insert(offset) = offset;
             if !already_committed && !line.iter().all(u8::is_ascii_whitespace) {
                 self.bytes_in_batch += line.len();
+                if self.records.is_empty() {
+                    self.batch_read_at = now_micros();
+                }
                 self.records.push(Record {
                     value: line.clone(),
                     key: None,
@@ -262,6 +271,7 @@ impl Reader {
                     headers: Vec::new(),
                     position: Position { partition, offset },
                     raw: line,
+                    ingest_time: self.batch_read_at,
                 });
             }
             if (self.records.len() >= self.config.batch_records

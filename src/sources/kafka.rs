@@ -29,6 +29,7 @@ use tokio::sync::mpsc;
 use super::{Source, SourceContext};
 use crate::dsl::{
     Barrier, Batch, Header, OffsetUnit, Partition, PartitionId, Position, Progress, Record,
+    now_micros,
 };
 use crate::runtime::{Resume, RunStats, Shutdown};
 
@@ -195,6 +196,8 @@ struct State {
     records: Vec<Record<Bytes>>,
     progress: HashMap<Partition, i64>,
     batch_started: Option<Instant>,
+    /// Wall clock when the batch started, in µs: the ingest time of messages without a timestamp.
+    batch_read_at: i64,
     downstream_gone: bool,
 }
 
@@ -520,14 +523,17 @@ fn accept(state: &mut State, message: &BorrowedMessage<'_>, capacity: usize) {
     if state.records.is_empty() {
         state.records.reserve(capacity);
         state.batch_started = Some(Instant::now());
+        state.batch_read_at = now_micros();
     }
+    let timestamp = message.timestamp().to_millis().map(|ms| ms * 1000);
     state.records.push(Record {
         value: raw.clone(),
         key: message.key().map(Bytes::copy_from_slice),
-        timestamp: message.timestamp().to_millis().map(|ms| ms * 1000),
+        timestamp,
         headers,
         position: Position { partition, offset },
         raw,
+        ingest_time: timestamp.unwrap_or(state.batch_read_at),
     });
 }
 

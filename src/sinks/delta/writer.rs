@@ -20,8 +20,8 @@ use futures::stream::BoxStream;
 use super::DeltaSinkConfig;
 use super::checkpoints::{DeltaCheckpoints, committed_in};
 use super::table::{TableLocation, open_or_create};
-use crate::dsl::{Batch, Partition};
-use crate::runtime::CheckpointKey;
+use crate::dsl::{Batch, Partition, now_micros};
+use crate::runtime::{CheckpointKey, LatencyHistogram};
 use crate::sinks::{Row, RowBuilder, SinkContext};
 
 /// Rows per Arrow batch handed to the Parquet writer: large enough for good column chunks,
@@ -96,6 +96,9 @@ struct SinkState<T: Row> {
     /// The lowest offset of the rows buffered since the last commit, per key: if another
     /// writer has committed that far meanwhile, committing would duplicate rows.
     first_buffered: HashMap<CheckpointKey, i64>,
+    /// Ingest times of the rows since the last commit, run-length encoded (rows of one source
+    /// batch share theirs), for the latency measured at commit.
+    ingest_times: Vec<(i64, u64)>,
     /// When the oldest uncommitted record or progress must be committed at the latest.
     deadline: Option<Instant>,
     epoch: i64,
@@ -132,6 +135,7 @@ impl<T: Row> SinkState<T> {
             committed: HashMap::new(),
             pending: HashMap::new(),
             first_buffered: HashMap::new(),
+            ingest_times: Vec::new(),
             deadline: None,
             epoch: 0,
         })
@@ -178,6 +182,10 @@ impl<T: Row> SinkState<T> {
                     .or_insert(record.position.offset);
             }
             self.rows.append(&record.value);
+            match self.ingest_times.last_mut() {
+                Some((time, rows)) if *time == record.ingest_time => *rows += 1,
+                _ => self.ingest_times.push((record.ingest_time, 1)),
+            }
             if self.config.position_columns {
                 self.partitions.append_value(&partition.name);
                 self.offsets.append_value(record.position.offset);
@@ -278,6 +286,12 @@ impl<T: Row> SinkState<T> {
         metrics::histogram!("laketide_commit_rows", "sink" => self.ctx.name.to_string())
             .record(self.rows_uncommitted as f64);
         self.rows_uncommitted = 0;
+        let visible_at = now_micros();
+        let mut latencies = LatencyHistogram::default();
+        for (ingested, rows) in self.ingest_times.drain(..) {
+            latencies.record_n(visible_at - ingested, rows);
+        }
+        self.ctx.stats.committed_latencies(&latencies);
         for (key, offset) in self.pending.drain() {
             self.checkpoints.record_commit(&key, offset);
             self.committed.insert(key, Some(offset));

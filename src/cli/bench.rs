@@ -1,0 +1,699 @@
+//! `laketide bench`: one measured run of a topology on known input, reporting what people
+//! compare stream processors by: records per second and per CPU-second, peak memory, and the
+//! latency from a record's arrival to the Delta commit that makes it visible.
+//!
+//! The pipeline runs as a child `laketide run` process, so the CPU time and peak memory
+//! reported are the pipeline's alone: generating input, the embedded broker and the producer
+//! stay in this process (their CPU is reported apart).
+//!
+//! With a file source the child reads a backlog and stops when idle. With Kafka the producer
+//! sends while the child consumes, as in production; once the child has read everything
+//! produced it is stopped with SIGTERM, which commits what it holds.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use rdkafka::producer::{BaseProducer, BaseRecord};
+use serde::Serialize;
+
+use super::emulate::write_files;
+use crate::kafka::{EmbeddedBroker, create_topics, flush, producer_config, send};
+use crate::runtime::process_cpu_seconds;
+use crate::sinks::delta::{TableLocation, open_table, row_count};
+
+const FILES_TOPOLOGY: &str = include_str!("../../topologies/pinterest-files.toml");
+const KAFKA_TOPOLOGY: &str = include_str!("../../topologies/pinterest-kafka.toml");
+const KINDS: [&str; 3] = ["pin", "geo", "user"];
+/// Bytes per partition planned for the embedded broker, which keeps only the newest 5 MiB
+/// of each partition: the margin covers message overhead and uneven spreading.
+const EMBEDDED_BYTES_PER_PARTITION: u64 = 3 << 20;
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Where records come from: `file`, `kafka-embedded` (a broker inside this process), or
+    /// `kafka://HOST:PORT` (a running broker; topics with a fresh prefix are created).
+    #[arg(long, default_value = "file")]
+    pub source: String,
+    /// Records to generate: pin, geo and user records in equal parts (rounded up to triples).
+    #[arg(long, default_value_t = 900_000)]
+    pub records: u64,
+    /// Read pin.jsonl, geo.jsonl and user.jsonl from this directory instead of generating.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// The topology to run (default: the shipped Pinterest topology for the source). It gets
+    /// LAKETIDE_INPUT, LAKETIDE_LAKE, KAFKA_BROKERS, LAKETIDE_TOPIC_PREFIX and LAKETIDE_GROUP.
+    #[arg(long)]
+    pub topology: Option<PathBuf>,
+    /// Partitions per topic (Kafka). Default: 3 on a real broker; on the embedded broker,
+    /// enough that no partition exceeds what it retains.
+    #[arg(long)]
+    pub partitions: Option<i32>,
+    /// Seed of the generated records.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Keep the input, tables and the run's log here (must be empty or absent; default: a
+    /// temporary directory, removed afterwards).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// Give up (and stop the pipeline) after this many seconds.
+    #[arg(long, default_value_t = 900)]
+    pub timeout: u64,
+    /// Print one JSON object on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum BenchSource {
+    File,
+    KafkaEmbedded,
+    KafkaAt(String),
+}
+
+impl BenchSource {
+    fn parse(text: &str) -> anyhow::Result<Self> {
+        match text {
+            "file" => Ok(BenchSource::File),
+            "kafka-embedded" => Ok(BenchSource::KafkaEmbedded),
+            other => match other.strip_prefix("kafka://") {
+                Some(brokers) if !brokers.is_empty() => Ok(BenchSource::KafkaAt(brokers.into())),
+                _ => bail!(
+                    "--source `{other}` is not one of `file`, `kafka-embedded`, `kafka://HOST:PORT`"
+                ),
+            },
+        }
+    }
+
+    fn label(&self) -> String {
+        match self {
+            BenchSource::File => "file".into(),
+            BenchSource::KafkaEmbedded => "kafka-embedded".into(),
+            BenchSource::KafkaAt(brokers) => format!("kafka://{brokers}"),
+        }
+    }
+}
+
+/// What `laketide run --summary-json` wrote: the child's own account of the run.
+#[derive(Debug, serde::Deserialize)]
+struct ChildSummary {
+    records_in: u64,
+    records_out: u64,
+    dead_letters: u64,
+    seconds: f64,
+    cpu_seconds: Option<f64>,
+    peak_rss_bytes: Option<u64>,
+    latency: ChildLatency,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ChildLatency {
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+    max_ms: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    source: String,
+    topology: String,
+    records: u64,
+    input_bytes: u64,
+    rows_written: u64,
+    dead_letters: u64,
+    wall_seconds: f64,
+    cpu_seconds: Option<f64>,
+    records_per_sec: f64,
+    mb_per_sec: f64,
+    records_per_cpu_sec: Option<f64>,
+    peak_rss_bytes: Option<u64>,
+    p50_latency_ms: Option<f64>,
+    p99_latency_ms: Option<f64>,
+    max_latency_ms: Option<f64>,
+    /// Where latency is measured from.
+    latency_from: &'static str,
+    files: u64,
+    commits: u64,
+    tables: BTreeMap<String, u64>,
+    /// Kafka: partitions per topic, and the CPU the producer (and embedded broker) used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partitions: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    producer_cpu_seconds: Option<f64>,
+}
+
+pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    let source = BenchSource::parse(&args.source)?;
+    let _temp;
+    let work = match &args.work_dir {
+        Some(dir) => {
+            if dir
+                .read_dir()
+                .is_ok_and(|mut entries| entries.next().is_some())
+            {
+                bail!(
+                    "--work-dir {} is not empty: the tables would already hold the records, and a \
+                     rerun adds nothing (exactly once). Remove it or choose another directory",
+                    dir.display()
+                );
+            }
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create --work-dir {}", dir.display()))?;
+            dir.clone()
+        }
+        None => {
+            let temp = tempfile::tempdir().context("cannot create a temporary directory")?;
+            let path = temp.path().to_path_buf();
+            _temp = temp;
+            path
+        }
+    };
+    let input = match &args.input {
+        Some(dir) => {
+            for kind in KINDS {
+                let file = dir.join(format!("{kind}.jsonl"));
+                if !file.is_file() {
+                    bail!("--input {}: {} is missing", dir.display(), file.display());
+                }
+            }
+            dir.clone()
+        }
+        None => {
+            let dir = work.join("input");
+            let triples = args.records.div_ceil(3);
+            progress(
+                &args,
+                &format!("generating {} records into {}", triples * 3, dir.display()),
+            );
+            let dir_for_task = dir.clone();
+            let seed = args.seed;
+            tokio::task::spawn_blocking(move || write_files(&dir_for_task, triples, seed))
+                .await
+                .context("the generator panicked")??;
+            dir
+        }
+    };
+    let input_files: Vec<PathBuf> = KINDS
+        .iter()
+        .map(|kind| input.join(format!("{kind}.jsonl")))
+        .collect();
+    let sizes: Vec<u64> = input_files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()))
+        .collect::<Result<_, _>>()
+        .context("cannot read the input files' sizes")?;
+    let input_bytes: u64 = sizes.iter().sum();
+
+    let lake = work.join("lake");
+    let topology = match &args.topology {
+        Some(path) => path.clone(),
+        None => {
+            let path = work.join("topology.toml");
+            let text = match source {
+                BenchSource::File => FILES_TOPOLOGY,
+                _ => KAFKA_TOPOLOGY,
+            };
+            std::fs::write(&path, text).context("cannot write the topology file")?;
+            path
+        }
+    };
+    let mut child = ChildRun {
+        topology: topology.clone(),
+        env: vec![
+            ("LAKETIDE_INPUT".into(), input.display().to_string()),
+            ("LAKETIDE_LAKE".into(), lake.display().to_string()),
+        ],
+        log: work.join("run.log"),
+        summary: work.join("summary.json"),
+        timeout: Duration::from_secs(args.timeout),
+    };
+
+    let mut partitions = None;
+    let (measured, wall, producer_cpu) = match &source {
+        BenchSource::File => {
+            progress(&args, "running the pipeline on the files");
+            let measured = tokio::task::spawn_blocking(move || child.run_until_idle())
+                .await
+                .context("the bench driver panicked")??;
+            let wall = measured.seconds;
+            (measured, wall, None)
+        }
+        kafka => {
+            let prefix = format!(
+                "bench{}x{}",
+                std::process::id(),
+                chrono::Utc::now().timestamp()
+            );
+            let topics: Vec<String> = KINDS.iter().map(|k| format!("{prefix}.{k}")).collect();
+            let _broker;
+            let brokers = match kafka {
+                BenchSource::KafkaAt(brokers) => {
+                    let count = args.partitions.unwrap_or(3);
+                    create_topics(brokers, &topics, count).await?;
+                    partitions = Some(count);
+                    brokers.clone()
+                }
+                _ => {
+                    let broker = EmbeddedBroker::start(3)?;
+                    let largest = sizes.iter().copied().max().unwrap_or(0);
+                    let count = args
+                        .partitions
+                        .unwrap_or(((largest / EMBEDDED_BYTES_PER_PARTITION) as i32 + 1).max(3));
+                    for topic in &topics {
+                        broker.create_topic(topic, count)?;
+                    }
+                    partitions = Some(count);
+                    let brokers = broker.bootstrap_servers().to_owned();
+                    _broker = broker;
+                    brokers
+                }
+            };
+            child.env.extend([
+                ("KAFKA_BROKERS".into(), brokers.clone()),
+                ("LAKETIDE_TOPIC_PREFIX".into(), prefix.clone()),
+                ("LAKETIDE_GROUP".into(), prefix.clone()),
+            ]);
+            progress(
+                &args,
+                &format!(
+                    "producing to {brokers} ({} partitions per topic) while the pipeline consumes",
+                    partitions.unwrap_or(0)
+                ),
+            );
+            let files = input_files.clone();
+            tokio::task::spawn_blocking(move || child.run_live(&brokers, &prefix, &files))
+                .await
+                .context("the bench driver panicked")??
+        }
+    };
+
+    let (tables, files, commits) = lake_contents(&lake).await?;
+    let per_cpu = measured
+        .cpu_seconds
+        .map(|cpu| measured.records_in as f64 / cpu.max(1e-9));
+    let report = Report {
+        source: source.label(),
+        topology: topology.display().to_string(),
+        records: measured.records_in,
+        input_bytes,
+        rows_written: measured.records_out,
+        dead_letters: measured.dead_letters,
+        wall_seconds: wall,
+        cpu_seconds: measured.cpu_seconds,
+        records_per_sec: measured.records_in as f64 / wall.max(1e-9),
+        mb_per_sec: input_bytes as f64 / 1e6 / wall.max(1e-9),
+        records_per_cpu_sec: per_cpu,
+        peak_rss_bytes: measured.peak_rss_bytes,
+        p50_latency_ms: measured.latency.p50_ms,
+        p99_latency_ms: measured.latency.p99_ms,
+        max_latency_ms: measured.latency.max_ms,
+        latency_from: match source {
+            BenchSource::File => "file read",
+            _ => "Kafka message timestamp",
+        },
+        files,
+        commits,
+        tables,
+        partitions,
+        producer_cpu_seconds: producer_cpu,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&report));
+    }
+    if args.work_dir.is_some() {
+        progress(
+            &args,
+            &format!("input, tables and run.log kept in {}", work.display()),
+        );
+    }
+    Ok(())
+}
+
+fn progress(args: &BenchArgs, line: &str) {
+    if !args.json {
+        eprintln!("bench: {line}");
+    }
+}
+
+/// A `laketide run` of the topology in a child process.
+struct ChildRun {
+    topology: PathBuf,
+    env: Vec<(String, String)>,
+    log: PathBuf,
+    summary: PathBuf,
+    timeout: Duration,
+}
+
+impl ChildRun {
+    fn spawn(&self, extra: &[&str]) -> anyhow::Result<Child> {
+        let exe = std::env::current_exe().context("cannot find the laketide executable")?;
+        let log = File::create(&self.log)
+            .with_context(|| format!("cannot create {}", self.log.display()))?;
+        Command::new(exe)
+            .arg("run")
+            .arg(&self.topology)
+            .args(["--progress", "0", "--summary-json"])
+            .arg(&self.summary)
+            .args(extra)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env(
+                "RUST_LOG",
+                "laketide=info,warn,buoyant_kernel=off,deltalake_core::writer::stats=error",
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("cannot start `laketide run`")
+    }
+
+    /// Backlog mode: the child reads everything there is and stops by itself.
+    fn run_until_idle(&self) -> anyhow::Result<ChildSummary> {
+        let mut child = self.spawn(&["--until-idle"])?;
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return self.finished(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!(
+                    "the pipeline did not finish within --timeout {:?}",
+                    self.timeout
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Live mode: the child consumes while this process produces the input files' lines.
+    /// Returns the child's summary, the wall time from the first record produced to the
+    /// child's exit, and this process's CPU time over that span.
+    fn run_live(
+        &self,
+        brokers: &str,
+        prefix: &str,
+        files: &[PathBuf],
+    ) -> anyhow::Result<(ChildSummary, f64, Option<f64>)> {
+        let metrics = free_local_address()?;
+        let mut child = self.spawn(&["--metrics-addr", &metrics])?;
+        let outcome = self.drive_live(&mut child, &metrics, brokers, prefix, files);
+        if outcome.is_err() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        outcome
+    }
+
+    fn drive_live(
+        &self,
+        child: &mut Child,
+        metrics: &str,
+        brokers: &str,
+        prefix: &str,
+        files: &[PathBuf],
+    ) -> anyhow::Result<(ChildSummary, f64, Option<f64>)> {
+        let deadline = Instant::now() + self.timeout;
+        // Produce only once the pipeline is up, so its start-up is not counted as latency.
+        while records_read(metrics).is_none() {
+            if let Some(status) = child.try_wait()? {
+                self.finished(status)?;
+                bail!("the pipeline stopped before consuming anything");
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the pipeline did not start within --timeout {:?}",
+                    self.timeout
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let started = Instant::now();
+        let cpu_at_start = process_cpu_seconds();
+        let produced = produce_files(brokers, prefix, files)?;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                self.finished(status)?;
+                bail!("the pipeline stopped before reading all {produced} records");
+            }
+            if records_read(metrics).is_some_and(|read| read >= produced) {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the pipeline read {:?} of {produced} records within --timeout {:?}",
+                    records_read(metrics),
+                    self.timeout
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        terminate(child)?;
+        let status = child.wait()?;
+        let wall = started.elapsed().as_secs_f64();
+        let producer_cpu = cpu_at_start
+            .zip(process_cpu_seconds())
+            .map(|(start, end)| end - start);
+        Ok((self.finished(status)?, wall, producer_cpu))
+    }
+
+    fn finished(&self, status: std::process::ExitStatus) -> anyhow::Result<ChildSummary> {
+        if !status.success() {
+            bail!(
+                "`laketide run` failed ({status}); the end of its log:\n{}",
+                log_tail(&self.log)
+            );
+        }
+        let text = std::fs::read_to_string(&self.summary).with_context(|| {
+            format!(
+                "`laketide run` wrote no summary; its log:\n{}",
+                log_tail(&self.log)
+            )
+        })?;
+        serde_json::from_str(&text).context("cannot read the run's summary")
+    }
+}
+
+/// Sends the lines of the input files to `<prefix>.<kind>`, interleaved as the emulator
+/// produces them; returns how many were sent.
+fn produce_files(brokers: &str, prefix: &str, files: &[PathBuf]) -> anyhow::Result<u64> {
+    let producer: BaseProducer = producer_config(brokers)
+        .create()
+        .context("cannot create the Kafka producer")?;
+    let mut readers = Vec::new();
+    for (kind, path) in KINDS.iter().zip(files) {
+        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        readers.push((
+            format!("{prefix}.{kind}"),
+            BufReader::with_capacity(1 << 20, file),
+        ));
+    }
+    let mut line = Vec::new();
+    let mut sent = 0u64;
+    let mut open = readers.len();
+    while open > 0 {
+        open = 0;
+        for (topic, reader) in &mut readers {
+            line.clear();
+            if reader.read_until(b'\n', &mut line)? == 0 {
+                continue;
+            }
+            open += 1;
+            let payload = line.strip_suffix(b"\n").unwrap_or(&line);
+            if payload.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            send(
+                &producer,
+                BaseRecord::<(), [u8]>::to(topic).payload(payload),
+            )?;
+            sent += 1;
+        }
+        producer.poll(Duration::ZERO);
+    }
+    flush(&producer)?;
+    Ok(sent)
+}
+
+/// Records the child's sources have read so far, from its metrics; `None` while it does not
+/// answer (not started yet).
+fn records_read(address: &str) -> Option<u64> {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: bench\r\n\r\n")
+        .ok()?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).ok()?;
+    let (_, body) = body.split_once("\r\n\r\n")?;
+    Some(
+        body.lines()
+            .filter(|line| line.starts_with("laketide_records_in_total"))
+            .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum::<f64>() as u64,
+    )
+}
+
+fn free_local_address() -> anyhow::Result<String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .context("cannot find a free port for the pipeline's metrics")?;
+    Ok(listener.local_addr()?.to_string())
+}
+
+/// SIGTERM: the pipeline stops reading, commits what it holds and exits.
+fn terminate(child: &Child) -> anyhow::Result<()> {
+    let pid = libc::pid_t::try_from(child.id()).context("process id out of range")?;
+    // SAFETY: kill(2) on a child this process spawned and has not yet waited for.
+    if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
+        bail!(
+            "cannot stop the pipeline: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(())
+}
+
+fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// Rows per table, and Parquet files and commits over all tables of the lake.
+async fn lake_contents(lake: &Path) -> anyhow::Result<(BTreeMap<String, u64>, u64, u64)> {
+    let mut tables = BTreeMap::new();
+    let (mut files, mut commits) = (0, 0);
+    let Ok(entries) = std::fs::read_dir(lake) else {
+        return Ok((tables, 0, 0));
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("_delta_log").is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for name in names {
+        let location = TableLocation::parse(&lake.join(&name).display().to_string())
+            .map_err(anyhow::Error::msg)?;
+        if let Some(table) = open_table(&location).await? {
+            files += table.snapshot()?.log_data().into_iter().count() as u64;
+            commits += table.version().map_or(0, |v| v as u64 + 1);
+        }
+        tables.insert(name, row_count(&location).await?.unwrap_or(0));
+    }
+    Ok((tables, files, commits))
+}
+
+fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let thousands = |n: f64| {
+        let digits = format!("{:.0}", n);
+        let mut grouped = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(c);
+        }
+        grouped
+    };
+    let optional = |value: Option<f64>, unit: &str| {
+        value.map_or("n/a".to_owned(), |v| format!("{}{unit}", thousands(v)))
+    };
+    let mut line = |label: &str, value: String| {
+        out.push_str(&format!("| {label:<30} | {value:>20} |\n"));
+    };
+    line("source", report.source.clone());
+    line("records", thousands(report.records as f64));
+    line(
+        "input",
+        format!("{:.1} MB", report.input_bytes as f64 / 1e6),
+    );
+    line("wall", format!("{:.2} s", report.wall_seconds));
+    line(
+        "CPU (pipeline process)",
+        report
+            .cpu_seconds
+            .map_or("n/a".into(), |c| format!("{c:.2} s")),
+    );
+    line("records/s", thousands(report.records_per_sec));
+    line("MB/s", format!("{:.1}", report.mb_per_sec));
+    line(
+        "records per CPU-second",
+        optional(report.records_per_cpu_sec, ""),
+    );
+    line(
+        "peak RSS",
+        report.peak_rss_bytes.map_or("n/a".into(), |b| {
+            format!("{:.0} MiB", b as f64 / (1 << 20) as f64)
+        }),
+    );
+    line(
+        &format!("latency p50 ({})", short_from(report.latency_from)),
+        optional(report.p50_latency_ms, " ms"),
+    );
+    line(
+        &format!("latency p99 ({})", short_from(report.latency_from)),
+        optional(report.p99_latency_ms, " ms"),
+    );
+    line(
+        "files / commits",
+        format!("{} / {}", report.files, report.commits),
+    );
+    line(
+        "rows / dead letters",
+        format!("{} / {}", report.rows_written, report.dead_letters),
+    );
+    if let Some(partitions) = report.partitions {
+        line("partitions per topic", partitions.to_string());
+    }
+    if let Some(cpu) = report.producer_cpu_seconds {
+        line("CPU (producer + broker)", format!("{cpu:.2} s"));
+    }
+    format!(
+        "| {:<30} | {:>20} |\n|{}|{}|\n{out}",
+        "laketide bench",
+        "",
+        "-".repeat(32),
+        "-".repeat(22)
+    )
+}
+
+fn short_from(from: &str) -> &str {
+    if from.starts_with("Kafka") {
+        "produce to commit"
+    } else {
+        "read to commit"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_parse_and_bad_ones_say_what_is_accepted() {
+        assert_eq!(BenchSource::parse("file").unwrap(), BenchSource::File);
+        assert_eq!(
+            BenchSource::parse("kafka-embedded").unwrap(),
+            BenchSource::KafkaEmbedded
+        );
+        assert_eq!(
+            BenchSource::parse("kafka://127.0.0.1:9092").unwrap(),
+            BenchSource::KafkaAt("127.0.0.1:9092".into())
+        );
+        for bad in ["kafka://", "kinesis", ""] {
+            let error = BenchSource::parse(bad).unwrap_err().to_string();
+            assert!(error.contains("kafka://HOST:PORT"), "{error}");
+        }
+    }
+}
