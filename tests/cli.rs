@@ -190,3 +190,91 @@ async fn wait_for_rows(table: &Path, rows: usize) -> bool {
     }
     false
 }
+
+/// `laketide bench` on a small input: CI checks that it runs and reports real outcomes; the
+/// figures themselves are measured in release builds (BENCHMARKS.md), never asserted.
+fn bench_json(args: &[&str]) -> serde_json::Value {
+    let output = laketide()
+        .args(["bench", "--json"])
+        .args(args)
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("one JSON object on stdout")
+}
+
+fn assert_bench_report(report: &serde_json::Value, records: u64) {
+    assert_eq!(report["records"], records, "{report:#}");
+    assert_eq!(report["rows_written"], records, "{report:#}");
+    assert_eq!(report["dead_letters"], 0, "{report:#}");
+    for table in ["pin", "geo", "user"] {
+        assert_eq!(report["tables"][table], records / 3, "{report:#}");
+    }
+    for positive in [
+        "wall_seconds",
+        "cpu_seconds",
+        "records_per_sec",
+        "records_per_cpu_sec",
+        "peak_rss_bytes",
+        "p99_latency_ms",
+        "files",
+        "commits",
+    ] {
+        let value = report[positive].as_f64().unwrap_or(0.0);
+        assert!(value > 0.0, "{positive} = {value} in {report:#}");
+    }
+    let (p50, p99) = (
+        report["p50_latency_ms"].as_f64().unwrap_or(-1.0),
+        report["p99_latency_ms"].as_f64().unwrap_or(-1.0),
+    );
+    assert!((0.0..=p99).contains(&p50), "{report:#}");
+}
+
+#[test]
+fn bench_measures_a_file_run() {
+    let report = bench_json(&["--records", "3000"]);
+    assert_eq!(report["source"], "file");
+    assert_bench_report(&report, 3000);
+}
+
+#[test]
+fn bench_measures_an_embedded_kafka_run_while_producing() {
+    let report = bench_json(&["--source", "kafka-embedded", "--records", "3000"]);
+    assert_eq!(report["source"], "kafka-embedded");
+    assert_eq!(report["latency_from"], "Kafka message timestamp");
+    assert!(
+        report["producer_cpu_seconds"].as_f64().is_some(),
+        "{report:#}"
+    );
+    assert_bench_report(&report, 3000);
+}
+
+#[test]
+fn bench_reads_given_files_and_refuses_a_used_work_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("input");
+    let emulated = laketide()
+        .args(["emulate", "--count", "200", "--seed", "3"])
+        .arg(&input)
+        .output()
+        .expect("runs");
+    assert!(emulated.status.success());
+    let work = dir.path().join("work");
+    let input_arg = input.to_string_lossy().into_owned();
+    let work_arg = work.to_string_lossy().into_owned();
+    let report = bench_json(&["--input", &input_arg, "--work-dir", &work_arg]);
+    assert_bench_report(&report, 600);
+    assert!(work.join("lake/pin/_delta_log").is_dir());
+
+    let again = laketide()
+        .args(["bench", "--input", &input_arg, "--work-dir", &work_arg])
+        .output()
+        .expect("runs");
+    assert!(!again.status.success());
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("is not empty"), "{stderr}");
+}

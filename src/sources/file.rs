@@ -145,6 +145,8 @@ struct OpenPartition {
     resume_after: Option<i64>,
     /// Offset of the last record read.
     last_offset: i64,
+    /// Lines have been read since `last_offset` was last noted as progress.
+    progress_pending: bool,
     reader: Option<(LineReader, Segment)>,
     /// Segments of this partition not yet read, in offset order.
     queued: Vec<Segment>,
@@ -220,8 +222,29 @@ impl Reader {
 
     /// Reads every available record of one partition. False if downstream has gone.
     fn drain_partition(&mut self, name: &Arc<str>, take_partial: bool) -> anyhow::Result<bool> {
+        let drained = self.read_lines(name, take_partial);
+        self.note_progress(name);
+        drained
+    }
+
+    /// Records the partition's last offset read as progress of the batch being filled: once
+    /// per batch rather than per line.
+    fn note_progress(&mut self, name: &Arc<str>) {
+        if let Some(open) = self.partitions.get_mut(name)
+            && open.progress_pending
+        {
+            open.progress_pending = false;
+            self.progress
+                .insert(open.partition.clone(), open.last_offset);
+        }
+    }
+
+    fn read_lines(&mut self, name: &Arc<str>, take_partial: bool) -> anyhow::Result<bool> {
+        let mut lines = 0u32;
         loop {
-            if self.ctx.shutdown.is_triggered() {
+            // Shutdown is looked at every so many lines: a line costs about as much.
+            lines = lines.wrapping_add(1);
+            if lines % 256 == 0 && self.ctx.shutdown.is_triggered() {
                 return Ok(true);
             }
             let Some(open) = self.partitions.get_mut(name) else {
@@ -255,14 +278,15 @@ impl Reader {
                 return Ok(true);
             };
             open.last_offset += 1;
+            open.progress_pending = true;
             let offset = open.last_offset;
-            let partition = open.partition.clone();
             let already_committed = open.resume_after.is_some_and(|after| offset <= after);
-            *self.progress.entry(partition.clone()).or_insert(offset) = offset;
             if !already_committed && !line.iter().all(u8::is_ascii_whitespace) {
+                let partition = open.partition.clone();
                 self.bytes_in_batch += line.len();
                 if self.records.is_empty() {
                     self.batch_read_at = now_micros();
+                    self.records.reserve(self.config.batch_records);
                 }
                 self.records.push(Record {
                     value: line.clone(),
@@ -274,11 +298,13 @@ impl Reader {
                     ingest_time: self.batch_read_at,
                 });
             }
-            if (self.records.len() >= self.config.batch_records
-                || self.bytes_in_batch >= MAX_BATCH_BYTES)
-                && !self.flush()?
+            if self.records.len() >= self.config.batch_records
+                || self.bytes_in_batch >= MAX_BATCH_BYTES
             {
-                return Ok(false);
+                self.note_progress(name);
+                if !self.flush()? {
+                    return Ok(false);
+                }
             }
         }
     }
@@ -332,6 +358,7 @@ impl Reader {
                 self.partitions.insert(
                     segment.partition.clone(),
                     OpenPartition {
+                        progress_pending: false,
                         partition,
                         resume_after,
                         // Below any real offset: the first segment sets it to its first - 1.

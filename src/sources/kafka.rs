@@ -139,6 +139,11 @@ impl KafkaSourceConfig {
             // 10 s instead of 45 s bounds how long a restart or a failover waits.
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "1000")
+            // librdkafka prefetches up to 64 MiB per consumer by default, and a topology runs
+            // one consumer per source: 16 MiB keeps the fetchers ahead of a sink that writes
+            // several hundred thousand records a second while bounding memory (see
+            // BENCHMARKS.md).
+            .set("queued.max.messages.kbytes", "16384")
             .set_log_level(RDKafkaLogLevel::Warning);
         for (key, value) in &self.properties {
             config.set(key, value);
@@ -193,8 +198,12 @@ struct Shared {
 struct State {
     /// Assigned partitions by (topic, partition).
     assigned: HashMap<(String, i32), Assigned>,
+    /// The key of the partition the last message came from: messages arrive in runs per
+    /// partition, so most lookups reuse it instead of allocating a key.
+    last_key: Option<(String, i32)>,
     records: Vec<Record<Bytes>>,
-    progress: HashMap<Partition, i64>,
+    /// Whether any assigned partition has read offsets not yet sent downstream as progress.
+    progress_pending: bool,
     batch_started: Option<Instant>,
     /// Wall clock when the batch started, in µs: the ingest time of messages without a timestamp.
     batch_read_at: i64,
@@ -207,6 +216,8 @@ struct Assigned {
     committed: Option<i64>,
     /// The last offset read here.
     read: Option<i64>,
+    /// `read` has moved since progress was last sent downstream.
+    progress_pending: bool,
     /// The last offset committed to Kafka by this process.
     committed_to_kafka: Option<i64>,
 }
@@ -218,15 +229,21 @@ impl Shared {
 
     /// Hands the batch being built downstream. False once downstream has gone.
     fn flush(&self, state: &mut State) -> bool {
-        if state.records.is_empty() && state.progress.is_empty() {
+        if state.records.is_empty() && !state.progress_pending {
             return !state.downstream_gone;
         }
         let records = std::mem::take(&mut state.records);
-        let progress = state
-            .progress
-            .drain()
-            .map(|(partition, offset)| Progress { partition, offset })
-            .collect();
+        let mut progress = Vec::new();
+        for assigned in state.assigned.values_mut() {
+            if let (true, Some(offset)) = (assigned.progress_pending, assigned.read) {
+                assigned.progress_pending = false;
+                progress.push(Progress {
+                    partition: assigned.partition.clone(),
+                    offset,
+                });
+            }
+        }
+        state.progress_pending = false;
         state.batch_started = None;
         self.stats.read(&self.source, records.len() as u64);
         if self
@@ -291,6 +308,7 @@ impl Shared {
                     partition,
                     committed,
                     read: None,
+                    progress_pending: false,
                     committed_to_kafka: None,
                 },
             );
@@ -320,6 +338,7 @@ impl Shared {
         // them every second, and the next owner commits its own.
         self.commit_everything();
         let mut state = self.state();
+        state.last_key = None;
         for element in tpl.elements() {
             state
                 .assigned
@@ -396,6 +415,9 @@ impl ConsumerContext for GroupContext {
     }
 }
 
+/// See the poll loop in [`consume`].
+const MESSAGES_BETWEEN_TIMERS: u32 = 64;
+
 fn consume(config: KafkaSourceConfig, ctx: SourceContext, handle: Handle) -> anyhow::Result<()> {
     let shared = Arc::new(Shared {
         source: ctx.name.clone(),
@@ -428,6 +450,9 @@ fn consume(config: KafkaSourceConfig, ctx: SourceContext, handle: Handle) -> any
     let mut last_lag_report = Instant::now();
     let mut last_idle_check = Instant::now();
     let mut last_warning: Option<Instant> = None;
+    // Timers are looked at when the consumer is idle or every so many messages, not per
+    // message: a clock read costs as much as handling a small message.
+    let mut since_timers = 0u32;
     loop {
         if ctx.shutdown.is_triggered() {
             break;
@@ -439,16 +464,21 @@ fn consume(config: KafkaSourceConfig, ctx: SourceContext, handle: Handle) -> any
                 if state.records.len() >= config.batch_records && !shared.flush(&mut state) {
                     break;
                 }
+                since_timers += 1;
+                if since_timers < MESSAGES_BETWEEN_TIMERS {
+                    continue;
+                }
             }
             Some(Err(error)) => warn_rate_limited(&mut last_warning, &config, &error),
             None => {}
         }
+        since_timers = 0;
         {
             let mut state = shared.state();
             let waited = state
                 .batch_started
                 .is_some_and(|t| t.elapsed() >= config.max_batch_wait);
-            if (waited || (state.records.is_empty() && !state.progress.is_empty()))
+            if (waited || (state.records.is_empty() && state.progress_pending))
                 && !shared.flush(&mut state)
             {
                 break;
@@ -489,8 +519,19 @@ fn finish(shared: &Shared, consumer: &BaseConsumer<GroupContext>) -> anyhow::Res
 
 /// Adds one message to the batch being built.
 fn accept(state: &mut State, message: &BorrowedMessage<'_>, capacity: usize) {
-    let key = (message.topic().to_owned(), message.partition());
-    let Some(assigned) = state.assigned.get_mut(&key) else {
+    let State {
+        assigned,
+        last_key,
+        progress_pending,
+        ..
+    } = state;
+    if !last_key
+        .as_ref()
+        .is_some_and(|(topic, number)| *number == message.partition() && topic == message.topic())
+    {
+        *last_key = Some((message.topic().to_owned(), message.partition()));
+    }
+    let Some(assigned) = last_key.as_ref().and_then(|key| assigned.get_mut(key)) else {
         return; // a message of a partition given up a moment ago
     };
     let offset = message.offset();
@@ -498,12 +539,12 @@ fn accept(state: &mut State, message: &BorrowedMessage<'_>, capacity: usize) {
         tracing::debug!(partition = %assigned.partition.name, "first message at offset {offset}");
     }
     assigned.read = Some(offset);
-    let partition = assigned.partition.clone();
-    let already = assigned.committed.is_some_and(|c| offset <= c);
-    *state.progress.entry(partition.clone()).or_insert(offset) = offset;
-    if already {
+    assigned.progress_pending = true;
+    *progress_pending = true;
+    if assigned.committed.is_some_and(|c| offset <= c) {
         return;
     }
+    let partition = assigned.partition.clone();
     let raw = message
         .payload()
         .map(Bytes::copy_from_slice)
