@@ -33,6 +33,11 @@ const KINDS: [&str; 3] = ["pin", "geo", "user"];
 /// Bytes per partition planned for the embedded broker, which keeps only the newest 5 MiB
 /// of each partition: the margin covers message overhead and uneven spreading.
 const EMBEDDED_BYTES_PER_PARTITION: u64 = 3 << 20;
+/// Consecutive messages of a topic sent to one partition (see [`produce_files`]).
+const MESSAGES_PER_PARTITION_RUN: u64 = 500;
+/// How long the pipeline may read nothing new, once everything is produced, before the run
+/// is declared stuck.
+const STALL: Duration = Duration::from_secs(30);
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -140,6 +145,8 @@ struct Report {
     files: u64,
     commits: u64,
     tables: BTreeMap<String, u64>,
+    /// Worker threads of the pipeline (`None`: one per core).
+    threads: Option<usize>,
     /// Kafka: partitions per topic, and the CPU the producer (and embedded broker) used.
     #[serde(skip_serializing_if = "Option::is_none")]
     partitions: Option<i32>,
@@ -147,7 +154,7 @@ struct Report {
     producer_cpu_seconds: Option<f64>,
 }
 
-pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
+pub async fn bench(args: BenchArgs, threads: Option<usize>) -> anyhow::Result<()> {
     let source = BenchSource::parse(&args.source)?;
     let _temp;
     let work = match &args.work_dir {
@@ -231,6 +238,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         log: work.join("run.log"),
         summary: work.join("summary.json"),
         timeout: Duration::from_secs(args.timeout),
+        threads,
     };
 
     let mut partitions = None;
@@ -286,9 +294,12 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
                 ),
             );
             let files = input_files.clone();
-            tokio::task::spawn_blocking(move || child.run_live(&brokers, &prefix, &files))
-                .await
-                .context("the bench driver panicked")??
+            let per_topic = partitions.unwrap_or(1);
+            tokio::task::spawn_blocking(move || {
+                child.run_live(&brokers, &prefix, &files, per_topic)
+            })
+            .await
+            .context("the bench driver panicked")??
         }
     };
 
@@ -319,6 +330,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         files,
         commits,
         tables,
+        threads,
         partitions,
         producer_cpu_seconds: producer_cpu,
     };
@@ -349,6 +361,7 @@ struct ChildRun {
     log: PathBuf,
     summary: PathBuf,
     timeout: Duration,
+    threads: Option<usize>,
 }
 
 impl ChildRun {
@@ -362,6 +375,7 @@ impl ChildRun {
             .args(["--progress", "0", "--summary-json"])
             .arg(&self.summary)
             .args(extra)
+            .args(self.threads.map(|n| format!("--threads={n}")))
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env(
                 "RUST_LOG",
@@ -402,10 +416,11 @@ impl ChildRun {
         brokers: &str,
         prefix: &str,
         files: &[PathBuf],
+        partitions: i32,
     ) -> anyhow::Result<(ChildSummary, f64, Option<f64>)> {
         let metrics = free_local_address()?;
         let mut child = self.spawn(&["--metrics-addr", &metrics])?;
-        let outcome = self.drive_live(&mut child, &metrics, brokers, prefix, files);
+        let outcome = self.drive_live(&mut child, &metrics, brokers, prefix, files, partitions);
         if outcome.is_err() {
             let _ = child.kill();
             let _ = child.wait();
@@ -420,6 +435,7 @@ impl ChildRun {
         brokers: &str,
         prefix: &str,
         files: &[PathBuf],
+        partitions: i32,
     ) -> anyhow::Result<(ChildSummary, f64, Option<f64>)> {
         let deadline = Instant::now() + self.timeout;
         // Produce only once the pipeline is up, so its start-up is not counted as latency.
@@ -438,19 +454,31 @@ impl ChildRun {
         }
         let started = Instant::now();
         let cpu_at_start = process_cpu_seconds();
-        let produced = produce_files(brokers, prefix, files)?;
+        let produced = produce_files(brokers, prefix, files, partitions)?;
+        let (mut read, mut last_change) = (0, Instant::now());
         loop {
             if let Some(status) = child.try_wait()? {
                 self.finished(status)?;
                 bail!("the pipeline stopped before reading all {produced} records");
             }
-            if records_read(metrics).is_some_and(|read| read >= produced) {
+            let now = records_read(metrics).unwrap_or(read);
+            if now >= produced {
                 break;
+            }
+            if now != read {
+                (read, last_change) = (now, Instant::now());
+            }
+            if last_change.elapsed() > STALL {
+                bail!(
+                    "the pipeline has read {read} of {produced} records and nothing more for {STALL:?}. \
+                     If its log ({}) says `Offset out of range`, records were dropped by the broker's \
+                     retention (the embedded broker keeps 5 MiB per partition): give --partitions more",
+                    self.log.display()
+                );
             }
             if Instant::now() > deadline {
                 bail!(
-                    "the pipeline read {:?} of {produced} records within --timeout {:?}",
-                    records_read(metrics),
+                    "the pipeline read {read} of {produced} records within --timeout {:?}",
                     self.timeout
                 );
             }
@@ -483,8 +511,16 @@ impl ChildRun {
 }
 
 /// Sends the lines of the input files to `<prefix>.<kind>`, interleaved as the emulator
-/// produces them; returns how many were sent.
-fn produce_files(brokers: &str, prefix: &str, files: &[PathBuf]) -> anyhow::Result<u64> {
+/// produces them. Each topic's partitions take turns receiving runs of messages, as with
+/// Kafka's sticky partitioner (so producer batches stay large), but in strict rotation, so
+/// that every partition gets the same share, which the embedded broker's retention needs.
+/// Returns how many were sent.
+fn produce_files(
+    brokers: &str,
+    prefix: &str,
+    files: &[PathBuf],
+    partitions: i32,
+) -> anyhow::Result<u64> {
     let producer: BaseProducer = producer_config(brokers)
         .create()
         .context("cannot create the Kafka producer")?;
@@ -511,9 +547,13 @@ fn produce_files(brokers: &str, prefix: &str, files: &[PathBuf]) -> anyhow::Resu
             if payload.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
+            let run = sent / KINDS.len() as u64 / MESSAGES_PER_PARTITION_RUN;
+            let partition = (run % partitions.max(1) as u64) as i32;
             send(
                 &producer,
-                BaseRecord::<(), [u8]>::to(topic).payload(payload),
+                BaseRecord::<(), [u8]>::to(topic)
+                    .partition(partition)
+                    .payload(payload),
             )?;
             sent += 1;
         }
@@ -614,6 +654,12 @@ fn render(report: &Report) -> String {
     };
     line("source", report.source.clone());
     line("records", thousands(report.records as f64));
+    line(
+        "worker threads",
+        report
+            .threads
+            .map_or("one per core".into(), |n| n.to_string()),
+    );
     line(
         "input",
         format!("{:.1} MB", report.input_bytes as f64 / 1e6),

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
@@ -139,11 +139,16 @@ impl KafkaSourceConfig {
             // 10 s instead of 45 s bounds how long a restart or a failover waits.
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "1000")
-            // librdkafka prefetches up to 64 MiB per consumer by default, and a topology runs
-            // one consumer per source: 16 MiB keeps the fetchers ahead of a sink that writes
-            // several hundred thousand records a second while bounding memory (see
-            // BENCHMARKS.md).
-            .set("queued.max.messages.kbytes", "16384")
+            // Prefetching: librdkafka's defaults (64 MiB queued per consumer, 50 MiB fetch
+            // responses, 100,000 messages kept per partition) cost hundreds of MiB with one
+            // consumer per source and many partitions, and a full queue pauses fetching for a
+            // whole second. These keep the fetchers ahead of a sink writing several hundred
+            // thousand records a second in a fraction of the memory (see BENCHMARKS.md).
+            .set("queued.max.messages.kbytes", "8192")
+            .set("queued.min.messages", "10000")
+            .set("fetch.max.bytes", "4194304")
+            .set("max.partition.fetch.bytes", "262144")
+            .set("fetch.queue.backoff.ms", "10")
             .set_log_level(RDKafkaLogLevel::Warning);
         for (key, value) in &self.properties {
             config.set(key, value);
@@ -202,6 +207,9 @@ struct State {
     /// partition, so most lookups reuse it instead of allocating a key.
     last_key: Option<(String, i32)>,
     records: Vec<Record<Bytes>>,
+    /// Message payloads are copied out of librdkafka's buffers into this shared buffer, one
+    /// after another, rather than each into an allocation of its own (see [`copy_payload`]).
+    payloads: BytesMut,
     /// Whether any assigned partition has read offsets not yet sent downstream as progress.
     progress_pending: bool,
     batch_started: Option<Instant>,
@@ -523,6 +531,7 @@ fn accept(state: &mut State, message: &BorrowedMessage<'_>, capacity: usize) {
         assigned,
         last_key,
         progress_pending,
+        payloads,
         ..
     } = state;
     if !last_key
@@ -547,7 +556,7 @@ fn accept(state: &mut State, message: &BorrowedMessage<'_>, capacity: usize) {
     let partition = assigned.partition.clone();
     let raw = message
         .payload()
-        .map(Bytes::copy_from_slice)
+        .map(|payload| copy_payload(payloads, payload))
         .unwrap_or_default();
     let headers = message
         .headers()
@@ -576,6 +585,19 @@ fn accept(state: &mut State, message: &BorrowedMessage<'_>, capacity: usize) {
         raw,
         ingest_time: timestamp.unwrap_or(state.batch_read_at),
     });
+}
+
+/// Bytes of payload copied into one allocation. Records hold slices of it, so it is freed
+/// once the sinks are done with the last of them: one allocation (and one free, on another
+/// thread) per ~1 MiB of messages instead of one per message.
+const PAYLOAD_BUFFER_BYTES: usize = 1 << 20;
+
+fn copy_payload(buffer: &mut BytesMut, payload: &[u8]) -> Bytes {
+    if buffer.capacity() < payload.len() {
+        *buffer = BytesMut::with_capacity(PAYLOAD_BUFFER_BYTES.max(payload.len()));
+    }
+    buffer.extend_from_slice(payload);
+    buffer.split().freeze()
 }
 
 /// High watermarks of every partition of the topics, read once at start for `--until-idle`.
@@ -713,6 +735,21 @@ fn warn_rate_limited(last: &mut Option<Instant>, config: &KafkaSourceConfig, err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn payloads_share_a_buffer_until_it_is_full() {
+        let mut buffer = BytesMut::new();
+        let first = copy_payload(&mut buffer, b"{\"a\": 1}");
+        let second = copy_payload(&mut buffer, b"{\"b\": 2}");
+        assert_eq!(&first[..], b"{\"a\": 1}");
+        assert_eq!(&second[..], b"{\"b\": 2}");
+        assert_eq!(first.as_ptr().wrapping_add(first.len()), second.as_ptr());
+        let large = vec![b'x'; PAYLOAD_BUFFER_BYTES + 1];
+        let copied = copy_payload(&mut buffer, &large);
+        assert_eq!(&copied[..], &large[..]);
+        drop((first, second));
+        assert_eq!(&copy_payload(&mut buffer, b"{}")[..], b"{}");
+    }
 
     #[test]
     fn config_errors_name_the_key() {

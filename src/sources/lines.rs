@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 const READ_SIZE: usize = 1 << 20;
 
@@ -44,19 +44,15 @@ impl LineReader {
 
     /// Reads more bytes after the pending ones; false at the end of the file for now.
     fn fill(&mut self) -> io::Result<bool> {
-        let mut buffer = BytesMut::with_capacity(READ_SIZE.max(self.pending.len() * 2));
+        let capacity = READ_SIZE.max(self.pending.len() * 2);
+        let mut buffer = Vec::with_capacity(capacity);
         buffer.extend_from_slice(&self.pending);
-        let start = buffer.len();
-        buffer.resize(buffer.capacity(), 0);
-        let read = loop {
-            match self.file.read(&mut buffer[start..]) {
-                Ok(read) => break read,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) => return Err(error),
-            }
-        };
-        buffer.truncate(start + read);
-        self.pending = buffer.freeze();
+        // `read_to_end` on a file reads into the spare capacity as it is, without zeroing it
+        // first; `take` keeps it from growing the buffer.
+        let read = (&mut self.file)
+            .take((capacity - buffer.len()) as u64)
+            .read_to_end(&mut buffer)?;
+        self.pending = Bytes::from(buffer);
         Ok(read > 0)
     }
 }
