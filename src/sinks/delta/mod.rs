@@ -57,8 +57,10 @@ pub struct DeltaSinkConfig {
 fn default_max_rows() -> usize {
     1_000_000
 }
+/// With a sink per table and several tables per topology, this bounds what a topology holds
+/// uncommitted (see BENCHMARKS.md, peak RSS).
 fn default_max_bytes() -> u64 {
-    64 << 20
+    32 << 20
 }
 fn default_max_latency() -> Duration {
     Duration::from_secs(10)

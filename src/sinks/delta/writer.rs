@@ -27,6 +27,10 @@ use crate::sinks::{Row, RowBuilder, SinkContext};
 /// Rows per Arrow batch handed to the Parquet writer: large enough for good column chunks,
 /// small enough that building columns does not hold much memory.
 const ARROW_BATCH_ROWS: usize = 16 * 1024;
+/// Rows per Parquet row group. The writer holds a row group in memory until it is complete,
+/// where `max_bytes` cannot see it: Parquet's default of a million rows would let a sink hold
+/// a million encoded rows whatever `max_bytes` says.
+const ROW_GROUP_ROWS: usize = 128 * 1024;
 
 pub(super) async fn run<T: Row>(
     config: DeltaSinkConfig,
@@ -117,6 +121,7 @@ impl<T: Row> SinkState<T> {
             .with_writer_properties(
                 WriterProperties::builder()
                     .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+                    .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
                     .build(),
             );
         let arrow_schema = writer.arrow_schema();
