@@ -42,8 +42,16 @@ PEERS = {
 }
 
 
+WARNINGS = []
+
+
 def log(message=""):
     print(message, file=sys.stderr, flush=True)
+
+
+def warn(message):
+    WARNINGS.append(message)
+    log(f"WARNING: {message}")
 
 
 def default_binary():
@@ -56,16 +64,26 @@ def default_binary():
     return REPO / "target" / "release" / "laketide"
 
 
+def system_busy_seconds():
+    """CPU-seconds the whole machine has spent busy since boot (/proc/stat: all but idle and iowait)."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def run_measured(cmd, logs, name, env=None, cwd=None):
     """Runs cmd with stdout and stderr in files; returns a dict with rc, stdout, stderr, wall
     and the kernel's rusage of the child (and of the descendants it waited for)."""
     out_path, err_path = logs / f"{name}.stdout", logs / f"{name}.stderr"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        busy = system_busy_seconds()
         start = time.monotonic()
         proc = subprocess.Popen([str(c) for c in cmd], stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                 env=env, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.monotonic() - start
+        busy = system_busy_seconds() - busy
         proc.returncode = os.waitstatus_to_exitcode(status)
     return {
         "rc": proc.returncode,
@@ -75,7 +93,18 @@ def run_measured(cmd, logs, name, env=None, cwd=None):
         "wall_seconds": wall,
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
         "maxrss_bytes": usage.ru_maxrss * 1024,
+        "system_busy_seconds": busy,
     }
+
+
+def note_background(result, run, own_cpu, quiet=False):
+    """Records how much CPU the rest of the machine used while `run` ran, and warns when it is
+    enough to disturb the figures (other processes compete for the same 2 cores and caches)."""
+    background = max(0.0, run["system_busy_seconds"] - own_cpu)
+    result["background_cpu_seconds"] = round(background, 2)
+    if background > 0.5 + 0.1 * run["wall_seconds"] and not quiet:
+        warn(f"{result.get('peer')}: other processes used {background:.1f} CPU-s during its "
+             f"{run['wall_seconds']:.1f} s run: the machine was not idle; its figures may be off")
 
 
 def parse_json_output(text):
@@ -99,10 +128,11 @@ def tail(text, lines=20):
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
-def setup_venv():
+def setup_venv(retry=False):
     """(venv python or None, {peer: status})."""
-    log("== setup: benches/peers/setup.sh")
-    proc = subprocess.run(["bash", str(HERE / "setup.sh")], stdout=subprocess.PIPE, text=True)
+    log("== setup: benches/peers/setup.sh" + (" --retry" if retry else ""))
+    proc = subprocess.run(["bash", str(HERE / "setup.sh")] + (["--retry"] if retry else []),
+                          stdout=subprocess.PIPE, text=True)
     python = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
     if proc.returncode != 0 or not python or not os.path.exists(python):
         return None, {p: f"setup.sh failed (exit {proc.returncode})" for p in PEERS}
@@ -191,6 +221,7 @@ def run_laketide_bench(args, input_dir, work, logs, python):
     result["outside_cpu_seconds"] = round(run["cpu_seconds"], 3)
     result["outside_wall_seconds"] = round(run["wall_seconds"], 3)
     result["outside_maxrss_bytes"] = run["maxrss_bytes"]
+    note_background(result, run, run["cpu_seconds"])
     if not isinstance(result.get("tables"), dict):
         for candidate in (result.get("lake"), result.get("lake_dir"), result.get("output"), lake, home / "lake"):
             if candidate and Path(candidate).is_dir():
@@ -225,7 +256,7 @@ def run_laketide_fallback(args, input_dir, work, logs, python):
         records = sum(v or 0 for v in tables.values())
     rows = sum(tables.get(t) or 0 for t in TABLES)
     wall, cpu = run["wall_seconds"], run["cpu_seconds"]
-    return {
+    result = {
         "peer": "laketide run (fallback)",
         "command": " ".join(map(str, cmd)),
         "records": records,
@@ -239,6 +270,8 @@ def run_laketide_fallback(args, input_dir, work, logs, python):
         "tables": {t: tables.get(t) for t in TABLES},
         "measured": "from outside: wall clock and the kernel's rusage of the process (wait4)",
     }
+    note_background(result, run, cpu)
+    return result
 
 
 def run_peer(name, python, input_dir, work, logs):
@@ -255,15 +288,40 @@ def run_peer(name, python, input_dir, work, logs):
         log(tail(run["stderr"], 30))
         return []
     results = parsed if isinstance(parsed, list) else [parsed]
-    for result in results:
+    own = max(run["cpu_seconds"], sum(r.get("cpu_seconds") or 0 for r in results))
+    for index, result in enumerate(results):
         result["command"] = " ".join(map(str, cmd))
         result["output_dir"] = str(out / "warm" if result.get("output") == "warm" else out)
         result["output_format"] = fmt
         result["outside_cpu_seconds"] = round(run["cpu_seconds"], 3)
         result["outside_wall_seconds"] = round(run["wall_seconds"], 3)
+        note_background(result, run, own, quiet=index > 0)
         log(f"   {result.get('peer')}: {result.get('records')} records, {result.get('wall_seconds')} s wall, "
             f"{result.get('cpu_seconds')} CPU-s, {result.get('records_per_cpu_sec')} records per CPU-s")
     return results
+
+
+def median_of(runs):
+    """The run with the median CPU time, carrying every run's key figures in "runs"."""
+    runs = [r for r in runs if r]
+    if not runs:
+        return None
+    chosen = dict(sorted(runs, key=lambda r: r.get("cpu_seconds") or 0)[len(runs) // 2])
+    if len(runs) > 1:
+        keys = ("wall_seconds", "cpu_seconds", "peak_rss_bytes", "records_per_cpu_sec", "background_cpu_seconds")
+        chosen["runs"] = [{k: r.get(k) for k in keys} for r in runs]
+        chosen["chosen"] = "the run with the median CPU time"
+    return chosen
+
+
+def repeated(count, label, run_once):
+    """run_once() `count` times; a list of results per run (each a list)."""
+    out = []
+    for i in range(count):
+        if count > 1:
+            log(f"-- {label}: run {i + 1} of {count}")
+        out.append(run_once())
+    return out
 
 
 def fmt_num(value, digits=0):
@@ -323,8 +381,12 @@ def main():
     parser.add_argument("--work", help="working directory (default: a new temporary directory, kept)")
     parser.add_argument("--peers", default="python_loop,polars,spark", help="comma-separated: python_loop,polars,spark")
     parser.add_argument("--json", help="write all results here (default: WORK/results.json)")
+    parser.add_argument("--retry-setup", action="store_true",
+                        help="run setup.sh --retry: install again the peers whose setup failed before")
     parser.add_argument("--no-run-fallback", action="store_true",
                         help="if `laketide bench` fails, do not measure `laketide run` instead")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run every contender this many times and report the run with the median CPU time")
     parser.add_argument("--check-contract", action="store_true",
                         help="also compare every peer's rows and types with tests/tools/check_pinterest_tables.py "
                              "(slow on large inputs)")
@@ -334,8 +396,12 @@ def main():
     unknown = [p for p in peers if p not in PEERS]
     if unknown:
         sys.exit(f"unknown peers {unknown}; known: {', '.join(PEERS)}")
-    if not args.laketide.exists():
-        sys.exit(f"no laketide binary at {args.laketide} (build it with `cargo build --release`, or pass --laketide)")
+    have_laketide = args.laketide.exists()
+    if not have_laketide:
+        message = f"no laketide binary at {args.laketide} (build it with `cargo build --release`, or pass --laketide)"
+        if not args.input:
+            sys.exit(message + "; it is needed to generate the input (or pass --input DIR)")
+        warn(message + ": measuring the peers only")
     args.laketide = args.laketide.resolve()
     work = Path(args.work).resolve() if args.work else Path(tempfile.mkdtemp(prefix="laketide-peers-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -343,18 +409,18 @@ def main():
     logs.mkdir(exist_ok=True)
     log(f"work directory: {work}")
 
-    python, status = setup_venv()
+    python, status = setup_venv(args.retry_setup)
     input_dir, expected_records = prepare_input(args, work)
     warm_page_cache(input_dir)
-    warnings = []
-
-    def warn(message):
-        warnings.append(message)
-        log(f"WARNING: {message}")
-
-    laketide = run_laketide_bench(args, input_dir, work, logs, python)
-    if laketide is None and not args.no_run_fallback:
-        laketide = run_laketide_fallback(args, input_dir, work, logs, python)
+    laketide = None
+    if have_laketide:
+        first = run_laketide_bench(args, input_dir, work, logs, python)
+        if first is not None:
+            rest = repeated(args.repeat - 1, "laketide", lambda: run_laketide_bench(args, input_dir, work, logs, python))
+            laketide = median_of([first] + rest)
+        elif not args.no_run_fallback:
+            laketide = median_of(repeated(args.repeat, "laketide (fallback)",
+                                          lambda: run_laketide_fallback(args, input_dir, work, logs, python)))
     if laketide:
         log(f"   {laketide['peer']}: {laketide.get('records')} records, {laketide.get('wall_seconds')} s wall, "
             f"{laketide.get('cpu_seconds')} CPU-s, {laketide.get('records_per_cpu_sec')} records per CPU-s")
@@ -372,9 +438,12 @@ def main():
         why = status.get(PEERS[name][2], "not in the setup status file")
         if why != "ok":
             skipped[name] = why
-            log(f"== {name}: skipped: {why}")
+            log(f"== {name}: skipped: {why} (after fixing the cause: --retry-setup)")
             continue
-        peer_results = run_peer(name, python, input_dir, work, logs)
+        runs = [r for r in repeated(args.repeat, name, lambda: run_peer(name, python, input_dir, work, logs)) if r]
+        # one list per run, each [result] or [oneshot, warm]: the median per mode
+        peer_results = [median_of([run[i] for run in runs if len(run) > i])
+                        for i in range(max((len(run) for run in runs), default=0))]
         if not peer_results:
             skipped[name] = "the peer failed; see the log above"
         for result in peer_results:
@@ -400,7 +469,7 @@ def main():
     print(table)
     for name, why in skipped.items():
         print(f"\nskipped {name}: {why}")
-    for message in warnings:
+    for message in WARNINGS:
         print(f"\nWARNING: {message}")
     sys.stdout.flush()
 
@@ -416,7 +485,7 @@ def main():
         "peers": results,
         "skipped": skipped,
         "row_counts": row_counts,
-        "warnings": warnings,
+        "warnings": WARNINGS,
         "markdown": table,
     }
     out.parent.mkdir(parents=True, exist_ok=True)

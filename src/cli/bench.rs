@@ -626,7 +626,7 @@ async fn lake_contents(lake: &Path) -> anyhow::Result<(BTreeMap<String, u64>, u6
             .map_err(anyhow::Error::msg)?;
         if let Some(table) = open_table(&location).await? {
             files += table.snapshot()?.log_data().into_iter().count() as u64;
-            commits += table.version().map_or(0, |v| v as u64 + 1);
+            commits += table.version().map_or(0, |v| v + 1);
         }
         tables.insert(name, row_count(&location).await?.unwrap_or(0));
     }

@@ -244,7 +244,7 @@ impl Reader {
         loop {
             // Shutdown is looked at every so many lines: a line costs about as much.
             lines = lines.wrapping_add(1);
-            if lines % 256 == 0 && self.ctx.shutdown.is_triggered() {
+            if lines.is_multiple_of(256) && self.ctx.shutdown.is_triggered() {
                 return Ok(true);
             }
             let Some(open) = self.partitions.get_mut(name) else {
