@@ -6,10 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{PINTEREST_KAFKA, read_table, row_count, run_topology};
-use laketide::kafka::produce_triples;
-use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use laketide::kafka::{create_topics, produce_triples};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pinterest_kafka_topology_on_a_real_broker() {
@@ -22,30 +19,13 @@ async fn pinterest_kafka_topology_on_a_real_broker() {
     common::init_logs();
     // A fresh prefix per run: the broker's data outlives the test.
     let prefix = format!("t{}", std::process::id());
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .create()
-        .expect("admin client");
     let topics: Vec<String> = ["pin", "geo", "user"]
         .iter()
         .map(|k| format!("{prefix}.{k}"))
         .collect();
-    let new: Vec<NewTopic> = topics
-        .iter()
-        .map(|t| NewTopic::new(t, 3, TopicReplication::Fixed(1)))
-        .collect();
-    let created = admin
-        .create_topics(
-            &new,
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
-        )
+    create_topics(&brokers, &topics, 3)
         .await
         .expect("create topics");
-    for result in created {
-        result
-            .map_err(|(topic, error)| format!("{topic}: {error}"))
-            .expect("topic created");
-    }
     let produced = tokio::task::spawn_blocking({
         let (brokers, prefix) = (brokers.clone(), prefix.clone());
         move || produce_triples(&brokers, &prefix, 2000, None, 41)
@@ -87,4 +67,34 @@ async fn pinterest_kafka_topology_on_a_real_broker() {
     .expect("finishes")
     .expect("runs");
     assert_eq!(again.stats.records_out, 0, "a second run adds nothing");
+}
+
+/// `laketide bench` against a real broker: it creates its own topics, produces while the
+/// pipeline consumes, and reports every record committed.
+#[test]
+fn bench_runs_against_a_real_broker() {
+    let Ok(brokers) = std::env::var("LAKETIDE_TANSU_BROKERS") else {
+        eprintln!(
+            "SKIPPED bench_runs_against_a_real_broker: LAKETIDE_TANSU_BROKERS is not set (tests/run starts tansu and sets it)"
+        );
+        return;
+    };
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_laketide"))
+        .args(["bench", "--json", "--records", "3000", "--source"])
+        .arg(format!("kafka://{brokers}"))
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(report["records"], 3000, "{report:#}");
+    assert_eq!(report["rows_written"], 3000, "{report:#}");
+    assert_eq!(report["partitions"], 3, "{report:#}");
+    for table in ["pin", "geo", "user"] {
+        assert_eq!(report["tables"][table], 1000, "{report:#}");
+    }
+    assert!(report["p99_latency_ms"].as_f64().is_some(), "{report:#}");
 }

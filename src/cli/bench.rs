@@ -703,7 +703,12 @@ fn render(report: &Report) -> String {
         line("partitions per topic", partitions.to_string());
     }
     if let Some(cpu) = report.producer_cpu_seconds {
-        line("CPU (producer + broker)", format!("{cpu:.2} s"));
+        let label = if report.source == "kafka-embedded" {
+            "CPU (producer + broker)"
+        } else {
+            "CPU (producer)"
+        };
+        line(label, format!("{cpu:.2} s"));
     }
     format!(
         "| {:<30} | {:>20} |\n|{}|{}|\n{out}",
