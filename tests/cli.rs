@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{read_table, row_count};
+use common::{assert_bench_report, bench_json, read_table, row_count};
 
 fn laketide() -> Command {
     Command::new(env!("CARGO_BIN_EXE_laketide"))
@@ -189,49 +189,6 @@ async fn wait_for_rows(table: &Path, rows: usize) -> bool {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     false
-}
-
-/// `laketide bench` on a small input: CI checks that it runs and reports real outcomes; the
-/// figures themselves are measured in release builds (BENCHMARKS.md), never asserted.
-fn bench_json(args: &[&str]) -> serde_json::Value {
-    let output = laketide()
-        .args(["bench", "--json"])
-        .args(args)
-        .output()
-        .expect("runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("one JSON object on stdout")
-}
-
-fn assert_bench_report(report: &serde_json::Value, records: u64) {
-    assert_eq!(report["records"], records, "{report:#}");
-    assert_eq!(report["rows_written"], records, "{report:#}");
-    assert_eq!(report["dead_letters"], 0, "{report:#}");
-    for table in ["pin", "geo", "user"] {
-        assert_eq!(report["tables"][table], records / 3, "{report:#}");
-    }
-    for positive in [
-        "wall_seconds",
-        "cpu_seconds",
-        "records_per_sec",
-        "records_per_cpu_sec",
-        "peak_rss_bytes",
-        "p99_latency_ms",
-        "files",
-        "commits",
-    ] {
-        let value = report[positive].as_f64().unwrap_or(0.0);
-        assert!(value > 0.0, "{positive} = {value} in {report:#}");
-    }
-    let (p50, p99) = (
-        report["p50_latency_ms"].as_f64().unwrap_or(-1.0),
-        report["p99_latency_ms"].as_f64().unwrap_or(-1.0),
-    );
-    assert!((0.0..=p99).contains(&p50), "{report:#}");
 }
 
 #[test]

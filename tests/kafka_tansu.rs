@@ -5,7 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{PINTEREST_KAFKA, read_table, row_count, run_topology};
+use common::{
+    PINTEREST_KAFKA, assert_bench_report, bench_json, read_table, row_count, run_topology,
+};
 use laketide::kafka::{create_topics, produce_triples};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,22 +81,8 @@ fn bench_runs_against_a_real_broker() {
         );
         return;
     };
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_laketide"))
-        .args(["bench", "--json", "--records", "3000", "--source"])
-        .arg(format!("kafka://{brokers}"))
-        .output()
-        .expect("runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
-    assert_eq!(report["records"], 3000, "{report:#}");
-    assert_eq!(report["rows_written"], 3000, "{report:#}");
+    let source = format!("kafka://{brokers}");
+    let report = bench_json(&["--records", "3000", "--source", &source]);
     assert_eq!(report["partitions"], 3, "{report:#}");
-    for table in ["pin", "geo", "user"] {
-        assert_eq!(report["tables"][table], 1000, "{report:#}");
-    }
-    assert!(report["p99_latency_ms"].as_f64().is_some(), "{report:#}");
+    assert_bench_report(&report, 3000);
 }

@@ -23,9 +23,10 @@ use rdkafka::producer::{BaseProducer, BaseRecord};
 use serde::Serialize;
 
 use super::emulate::write_files;
+use crate::dsl::RunSummary;
 use crate::kafka::{EmbeddedBroker, create_topics, flush, producer_config, send};
 use crate::runtime::process_cpu_seconds;
-use crate::sinks::delta::{TableLocation, open_table, row_count};
+use crate::sinks::delta::{TableLocation, open_table, rows_in};
 
 const FILES_TOPOLOGY: &str = include_str!("../../topologies/pinterest-files.toml");
 const KAFKA_TOPOLOGY: &str = include_str!("../../topologies/pinterest-kafka.toml");
@@ -102,25 +103,6 @@ impl BenchSource {
             BenchSource::KafkaAt(brokers) => format!("kafka://{brokers}"),
         }
     }
-}
-
-/// What `laketide run --summary-json` wrote: the child's own account of the run.
-#[derive(Debug, serde::Deserialize)]
-struct ChildSummary {
-    records_in: u64,
-    records_out: u64,
-    dead_letters: u64,
-    seconds: f64,
-    cpu_seconds: Option<f64>,
-    peak_rss_bytes: Option<u64>,
-    latency: ChildLatency,
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct ChildLatency {
-    p50_ms: Option<f64>,
-    p99_ms: Option<f64>,
-    max_ms: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -306,17 +288,17 @@ pub async fn bench(args: BenchArgs, threads: Option<usize>) -> anyhow::Result<()
     let (tables, files, commits) = lake_contents(&lake).await?;
     let per_cpu = measured
         .cpu_seconds
-        .map(|cpu| measured.records_in as f64 / cpu.max(1e-9));
+        .map(|cpu| measured.stats.records_in as f64 / cpu.max(1e-9));
     let report = Report {
         source: source.label(),
         topology: topology.display().to_string(),
-        records: measured.records_in,
+        records: measured.stats.records_in,
         input_bytes,
-        rows_written: measured.records_out,
-        dead_letters: measured.dead_letters,
+        rows_written: measured.stats.records_out,
+        dead_letters: measured.stats.dead_letters,
         wall_seconds: wall,
         cpu_seconds: measured.cpu_seconds,
-        records_per_sec: measured.records_in as f64 / wall.max(1e-9),
+        records_per_sec: measured.stats.records_in as f64 / wall.max(1e-9),
         mb_per_sec: input_bytes as f64 / 1e6 / wall.max(1e-9),
         records_per_cpu_sec: per_cpu,
         peak_rss_bytes: measured.peak_rss_bytes,
@@ -389,7 +371,7 @@ impl ChildRun {
     }
 
     /// Backlog mode: the child reads everything there is and stops by itself.
-    fn run_until_idle(&self) -> anyhow::Result<ChildSummary> {
+    fn run_until_idle(&self) -> anyhow::Result<RunSummary> {
         let mut child = self.spawn(&["--until-idle"])?;
         let deadline = Instant::now() + self.timeout;
         loop {
@@ -417,7 +399,7 @@ impl ChildRun {
         prefix: &str,
         files: &[PathBuf],
         partitions: i32,
-    ) -> anyhow::Result<(ChildSummary, f64, Option<f64>)> {
+    ) -> anyhow::Result<(RunSummary, f64, Option<f64>)> {
         let metrics = free_local_address()?;
         let mut child = self.spawn(&["--metrics-addr", &metrics])?;
         let outcome = self.drive_live(&mut child, &metrics, brokers, prefix, files, partitions);
@@ -436,7 +418,7 @@ impl ChildRun {
         prefix: &str,
         files: &[PathBuf],
         partitions: i32,
-    ) -> anyhow::Result<(ChildSummary, f64, Option<f64>)> {
+    ) -> anyhow::Result<(RunSummary, f64, Option<f64>)> {
         let deadline = Instant::now() + self.timeout;
         // Produce only once the pipeline is up, so its start-up is not counted as latency.
         while records_read(metrics).is_none() {
@@ -493,7 +475,7 @@ impl ChildRun {
         Ok((self.finished(status)?, wall, producer_cpu))
     }
 
-    fn finished(&self, status: std::process::ExitStatus) -> anyhow::Result<ChildSummary> {
+    fn finished(&self, status: std::process::ExitStatus) -> anyhow::Result<RunSummary> {
         if !status.success() {
             bail!(
                 "`laketide run` failed ({status}); the end of its log:\n{}",
@@ -624,11 +606,15 @@ async fn lake_contents(lake: &Path) -> anyhow::Result<(BTreeMap<String, u64>, u6
     for name in names {
         let location = TableLocation::parse(&lake.join(&name).display().to_string())
             .map_err(anyhow::Error::msg)?;
-        if let Some(table) = open_table(&location).await? {
-            files += table.snapshot()?.log_data().into_iter().count() as u64;
-            commits += table.version().map_or(0, |v| v + 1);
-        }
-        tables.insert(name, row_count(&location).await?.unwrap_or(0));
+        let rows = match open_table(&location).await? {
+            Some(table) => {
+                files += table.snapshot()?.log_data().into_iter().count() as u64;
+                commits += table.version().map_or(0, |v| v + 1);
+                rows_in(&table)?
+            }
+            None => 0,
+        };
+        tables.insert(name, rows);
     }
     Ok((tables, files, commits))
 }

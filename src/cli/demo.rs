@@ -9,7 +9,7 @@ use clap::Args;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use super::run::describe;
-use crate::kafka::{EmbeddedBroker, produce_triples, producer_config};
+use crate::kafka::{EmbeddedBroker, produce_triples, producer_config, send};
 use crate::runtime::{RunOptions, Shutdown, shutdown_on_signals};
 use crate::sinks::delta::{TableLocation, row_count};
 
@@ -57,14 +57,12 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     for (kind, message) in BAD_MESSAGES {
         // Partition 0 explicitly: the same message lands at the same offset on every run.
         let topic = format!("{PREFIX}.{kind}");
-        producer
-            .send(
-                BaseRecord::<(), str>::to(&topic)
-                    .partition(0)
-                    .payload(message),
-            )
-            .map_err(|(error, _)| error)
-            .context("cannot produce")?;
+        send(
+            &producer,
+            BaseRecord::<(), str>::to(&topic)
+                .partition(0)
+                .payload(message),
+        )?;
     }
     producer
         .flush(Duration::from_secs(10))

@@ -65,8 +65,8 @@ struct PendingSource {
     resume: Resume,
 }
 
-/// What a finished run did.
-#[derive(Debug, Clone, Copy, serde::Serialize)]
+/// What a finished run did; `laketide run --summary-json` writes it as JSON.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct RunSummary {
     #[serde(flatten)]
     pub stats: StatsSnapshot,

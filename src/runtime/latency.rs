@@ -74,7 +74,7 @@ impl LatencyHistogram {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LatencySummary {
     pub samples: u64,
     pub p50_ms: Option<f64>,

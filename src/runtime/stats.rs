@@ -16,7 +16,7 @@ pub struct RunStats {
     latency: Mutex<LatencyHistogram>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StatsSnapshot {
     pub records_in: u64,
     pub records_out: u64,

@@ -23,7 +23,7 @@ use crate::dsl::Batch;
 use crate::runtime::CheckpointStore;
 
 pub use checkpoints::DeltaCheckpoints;
-pub use table::{TableLocation, open_table, row_count};
+pub use table::{TableLocation, open_table, row_count, rows_in};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

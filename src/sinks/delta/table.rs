@@ -123,11 +123,15 @@ pub async fn row_count(location: &TableLocation) -> anyhow::Result<Option<u64>> 
     let Some(table) = open_table(location).await? else {
         return Ok(None);
     };
-    let files = table.snapshot()?.log_data();
-    Ok(Some(
-        files
-            .into_iter()
-            .map(|f| f.num_records().unwrap_or(0) as u64)
-            .sum(),
-    ))
+    rows_in(&table).map(Some)
+}
+
+/// Rows in an open table's current version, from the commit statistics.
+pub fn rows_in(table: &DeltaTable) -> anyhow::Result<u64> {
+    Ok(table
+        .snapshot()?
+        .log_data()
+        .into_iter()
+        .map(|f| f.num_records().unwrap_or(0) as u64)
+        .sum())
 }
