@@ -13,7 +13,10 @@ alive, and prints `result(...)` with `emit()`.
   /proc/<pid>/status. Summing peaks that may not coincide can only overstate.
 - Wall: from the process's own start (its starttime in /proc/self/stat, so interpreter start-up
   and imports count), to the sample.
+
+`arguments()` is the command line every peer shares: `--input DIR --output DIR`.
 """
+import argparse
 import json
 import os
 import sys
@@ -151,3 +154,21 @@ def exit_now(code=0):
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def arguments(doc, tables, output_help, extra=None):
+    """Parses `--input DIR --output DIR` (plus what `extra(parser)` adds) and refuses an --output
+    that already holds one of the `tables` (paths relative to it): appending to a previous run's
+    tables would measure a different job. Creates --output."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--input", required=True, help="directory with pin/geo/user.jsonl")
+    parser.add_argument("--output", required=True, help=output_help)
+    if extra is not None:
+        extra(parser)
+    args = parser.parse_args()
+    for table in tables:
+        path = os.path.join(args.output, table)
+        if os.path.exists(path):
+            sys.exit(f"{path} exists: give an empty --output")
+    os.makedirs(args.output, exist_ok=True)
+    return args

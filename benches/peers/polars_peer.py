@@ -15,7 +15,6 @@ in Python to drop (and count) the lines that are not JSON objects, and parses th
 
 usage: polars_peer.py --input DIR --output DIR     (prints one JSON object on stdout)
 """
-import argparse
 import io
 import json
 import os
@@ -23,6 +22,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "tools"))
 
 import measure  # noqa: E402
 
@@ -30,24 +30,9 @@ measure.start_json_stdout()
 
 import polars as pl  # noqa: E402
 
-PLACEHOLDERS = [
-    "No description available Story format",
-    "No description available",
-    "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e",
-    "User Info Error",
-    "No Title Data Available",
-    "Image src error.",
-    "",
-]
-SAVE_PREFIX = "Local save in "
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+from pinterest_contract import PLACEHOLDERS, RAW_COLUMNS, SAVE_LOCATION_PREFIX  # noqa: E402
 
-RAW_COLUMNS = {
-    "pin": ["index", "unique_id", "title", "description", "poster_name", "follower_count", "tag_list",
-            "is_image_or_video", "image_src", "downloaded", "save_location", "category"],
-    "geo": ["ind", "timestamp", "latitude", "longitude", "country"],
-    "user": ["ind", "first_name", "last_name", "age", "date_joined"],
-}
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 PIN_TEXT = ["unique_id", "title", "description", "poster_name", "tag_list", "is_image_or_video",
             "image_src", "category"]
 
@@ -60,7 +45,7 @@ def raw_schema(name):
 
 def text(c):
     """A pin string column with the placeholders and "" turned into null."""
-    return pl.when(pl.col(c).is_in(PLACEHOLDERS)).then(None).otherwise(pl.col(c)).alias(c)
+    return pl.when(pl.col(c).is_in(list(PLACEHOLDERS))).then(None).otherwise(pl.col(c)).alias(c)
 
 
 def int64(c):
@@ -104,7 +89,7 @@ def clean(name, lf):
                 .select(pl.col("_ind").cast(pl.Int32).alias("ind"), "unique_id", "title", "description",
                         pl.col("_fc").cast(pl.Int32).alias("follower_count"), "poster_name", "tag_list",
                         "is_image_or_video", "image_src",
-                        pl.col("save_location").str.strip_prefix(SAVE_PREFIX), "category"))
+                        pl.col("save_location").str.strip_prefix(SAVE_LOCATION_PREFIX), "category"))
     if name == "geo":
         return (lf.with_columns(_ind=int64("ind"), _lat=number("latitude"), _lon=number("longitude"),
                                 _ts=timestamp("timestamp"))
@@ -167,14 +152,7 @@ def run(input_dir, output_dir):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--input", required=True, help="directory with pin/geo/user.jsonl")
-    parser.add_argument("--output", required=True, help="tables go to OUTPUT/pin, /geo, /user")
-    args = parser.parse_args()
-    for name in RAW_COLUMNS:
-        if os.path.exists(os.path.join(args.output, name)):
-            sys.exit(f"{os.path.join(args.output, name)} exists: give an empty --output")
-    os.makedirs(args.output, exist_ok=True)
+    args = measure.arguments(__doc__, RAW_COLUMNS, "tables go to OUTPUT/pin, /geo, /user")
     rows, rejected, tables = run(args.input, args.output)
     measure.emit(measure.whole_process("polars", rows + rejected, rows, tables=tables,
                                        polars_version=pl.__version__, threads=pl.thread_pool_size()))

@@ -9,7 +9,6 @@ counted as rejected and skipped.
 
 usage: python_loop.py --input DIR --output DIR     (prints one JSON object on stdout)
 """
-import argparse
 import json
 import os
 import sys
@@ -98,14 +97,7 @@ def run(input_dir, output_dir):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--input", required=True, help="directory with pin/geo/user.jsonl")
-    parser.add_argument("--output", required=True, help="tables go to OUTPUT/pin, /geo, /user")
-    args = parser.parse_args()
-    for name, _ in TABLES:
-        if os.path.exists(os.path.join(args.output, name)):
-            sys.exit(f"{os.path.join(args.output, name)} exists: give an empty --output")
-    os.makedirs(args.output, exist_ok=True)
+    args = measure.arguments(__doc__, [name for name, _ in TABLES], "tables go to OUTPUT/pin, /geo, /user")
     rows, rejected, tables = run(args.input, args.output)
     measure.emit(measure.whole_process("python_loop", rows + rejected, rows, tables=tables))
     measure.exit_now(0)

@@ -24,12 +24,12 @@ It is measured twice in one process, and prints ONE LINE holding a JSON LIST of 
 
 usage: spark_peer.py --input DIR --output DIR
 """
-import argparse
 import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "tools"))
 
 import measure  # noqa: E402
 
@@ -39,22 +39,9 @@ from pyspark.sql import Observation, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 from pyspark.sql.types import StringType, StructField, StructType  # noqa: E402
 
-PLACEHOLDERS = [
-    "No description available Story format",
-    "No description available",
-    "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e",
-    "User Info Error",
-    "No Title Data Available",
-    "Image src error.",
-    "",
-]
+from pinterest_contract import PLACEHOLDERS, RAW_COLUMNS, SAVE_LOCATION_PREFIX  # noqa: E402
+
 CORRUPT = "_corrupt_record"
-RAW_COLUMNS = {
-    "pin": ["index", "unique_id", "title", "description", "poster_name", "follower_count", "tag_list",
-            "is_image_or_video", "image_src", "downloaded", "save_location", "category"],
-    "geo": ["ind", "timestamp", "latitude", "longitude", "country"],
-    "user": ["ind", "first_name", "last_name", "age", "date_joined"],
-}
 PIN_TEXT = ["unique_id", "title", "description", "poster_name", "follower_count", "tag_list",
             "is_image_or_video", "image_src", "save_location", "category"]
 TS_FORMAT = "yyyy-MM-dd HH:mm:ss[.SSSSSS]"
@@ -95,9 +82,9 @@ def cleaned(name, raw):
     if name == "pin":
         df = raw
         for c in PIN_TEXT:  # the original: df.replace({placeholder: None, ...}) on the string columns
-            df = df.withColumn(c, F.when(F.col(c).isin(PLACEHOLDERS), F.lit(None)).otherwise(F.col(c)))
+            df = df.withColumn(c, F.when(F.col(c).isin(list(PLACEHOLDERS)), F.lit(None)).otherwise(F.col(c)))
         df = (df.withColumn("_fc", followers("follower_count"))
-              .withColumn("save_location", F.regexp_replace("save_location", "^Local save in ", ""))
+              .withColumn("save_location", F.regexp_replace("save_location", "^" + SAVE_LOCATION_PREFIX, ""))
               .withColumn("_ind", int32("index")))
         ok = F.col("_ind").isNotNull() & not_null_unless("follower_count", F.col("_fc"))
         out = [F.col("_ind").alias("ind"), "unique_id", "title", "description",
@@ -144,16 +131,11 @@ def job(spark, input_dir, output_dir):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--input", required=True, help="directory with pin/geo/user.jsonl")
-    parser.add_argument("--output", required=True, help="tables go to OUTPUT/pin, /geo, /user (+ OUTPUT/warm/...)")
-    parser.add_argument("--driver-memory", default="1g", help="spark.driver.memory (default: Spark's 1g)")
-    args = parser.parse_args()
-    for name in RAW_COLUMNS:
-        for path in (os.path.join(args.output, name), os.path.join(args.output, "warm", name)):
-            if os.path.exists(path):
-                sys.exit(f"{path} exists: give an empty --output")
-    os.makedirs(args.output, exist_ok=True)
+    args = measure.arguments(
+        __doc__, [*RAW_COLUMNS, *(os.path.join("warm", name) for name in RAW_COLUMNS)],
+        "tables go to OUTPUT/pin, /geo, /user (+ OUTPUT/warm/...)",
+        extra=lambda parser: parser.add_argument(
+            "--driver-memory", default="1g", help="spark.driver.memory (default: Spark's 1g)"))
 
     spark = (SparkSession.builder.master("local[1]").appName("laketide-peer-spark")
              .config("spark.driver.memory", args.driver_memory)

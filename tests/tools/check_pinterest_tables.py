@@ -14,15 +14,7 @@ from collections import Counter
 import pyarrow as pa
 from deltalake import DeltaTable
 
-PLACEHOLDERS = {
-    "No description available Story format",
-    "No description available",
-    "N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e",
-    "User Info Error",
-    "No Title Data Available",
-    "Image src error.",
-    "",
-}
+from pinterest_contract import PLACEHOLDERS, SAVE_LOCATION_PREFIX
 
 TS = pa.timestamp("us", tz="UTC")
 SCHEMAS = {
@@ -60,8 +52,8 @@ def timestamp(v):
 
 def clean_pin(r):
     save = text(r.get("save_location"))
-    if save is not None and save.startswith("Local save in "):
-        save = save[len("Local save in "):]
+    if save is not None and save.startswith(SAVE_LOCATION_PREFIX):
+        save = save[len(SAVE_LOCATION_PREFIX):]
     return (int(r["index"]), text(r.get("unique_id")), text(r.get("title")), text(r.get("description")),
             followers(r.get("follower_count")), text(r.get("poster_name")), text(r.get("tag_list")),
             text(r.get("is_image_or_video")), text(r.get("image_src")), save, text(r.get("category")))
