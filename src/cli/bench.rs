@@ -127,8 +127,8 @@ struct Report {
     files: u64,
     commits: u64,
     tables: BTreeMap<String, u64>,
-    /// Worker threads of the pipeline (`None`: one per core).
-    threads: Option<usize>,
+    /// Worker threads of the pipeline.
+    threads: usize,
     /// Kafka: partitions per topic, and the CPU the producer (and embedded broker) used.
     #[serde(skip_serializing_if = "Option::is_none")]
     partitions: Option<i32>,
@@ -312,7 +312,7 @@ pub async fn bench(args: BenchArgs, threads: Option<usize>) -> anyhow::Result<()
         files,
         commits,
         tables,
-        threads,
+        threads: threads.unwrap_or_else(super::default_worker_threads),
         partitions,
         producer_cpu_seconds: producer_cpu,
     };
@@ -640,12 +640,7 @@ fn render(report: &Report) -> String {
     };
     line("source", report.source.clone());
     line("records", thousands(report.records as f64));
-    line(
-        "worker threads",
-        report
-            .threads
-            .map_or("one per core".into(), |n| n.to_string()),
-    );
+    line("worker threads", report.threads.to_string());
     line(
         "input",
         format!("{:.1} MB", report.input_bytes as f64 / 1e6),

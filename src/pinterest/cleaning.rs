@@ -77,25 +77,33 @@ pub fn clean_pin(raw: &[u8]) -> Result<Pin, CleanError> {
     let ind = required_int("index", &r.index)?;
     // Validated so a corrupt record is dead-lettered rather than half-cleaned, then dropped (rule 5).
     int("downloaded", &r.downloaded)?;
-    let save_location = pin_text("save_location", r.save_location)?.map(|s| {
-        match s.strip_prefix(SAVE_LOCATION_PREFIX) {
-            Some(path) => path.to_owned(),
-            None => s.into_owned(),
-        }
-    });
-    Ok(Pin {
+    let save_location = pin_text("save_location", r.save_location)?;
+    let unique_id = pin_text("unique_id", r.unique_id)?;
+    let title = pin_text("title", r.title)?;
+    let description = pin_text("description", r.description)?;
+    let followers = follower_count(&r.follower_count)?;
+    let poster_name = pin_text("poster_name", r.poster_name)?;
+    let tag_list = pin_text("tag_list", r.tag_list)?;
+    let is_image_or_video = pin_text("is_image_or_video", r.is_image_or_video)?;
+    let image_src = pin_text("image_src", r.image_src)?;
+    let category = pin_text("category", r.category)?;
+    Ok(Pin::new(
         ind,
-        unique_id: pin_string("unique_id", r.unique_id)?,
-        title: pin_string("title", r.title)?,
-        description: pin_string("description", r.description)?,
-        follower_count: follower_count(&r.follower_count)?,
-        poster_name: pin_string("poster_name", r.poster_name)?,
-        tag_list: pin_string("tag_list", r.tag_list)?,
-        is_image_or_video: pin_string("is_image_or_video", r.is_image_or_video)?,
-        image_src: pin_string("image_src", r.image_src)?,
-        save_location,
-        category: pin_string("category", r.category)?,
-    })
+        followers,
+        [
+            unique_id.as_deref(),
+            title.as_deref(),
+            description.as_deref(),
+            poster_name.as_deref(),
+            tag_list.as_deref(),
+            is_image_or_video.as_deref(),
+            image_src.as_deref(),
+            save_location
+                .as_deref()
+                .map(|s| s.strip_prefix(SAVE_LOCATION_PREFIX).unwrap_or(s)),
+            category.as_deref(),
+        ],
+    ))
 }
 
 /// Cleans one raw `geolocation_data` record into a `geo` row.
@@ -474,10 +482,6 @@ fn pin_text<'a>(field: &'static str, v: Loose<'a>) -> Result<Option<Cow<'a, str>
     Ok(text(field, v)?.filter(|s| !is_placeholder(s)))
 }
 
-fn pin_string(field: &'static str, v: Loose<'_>) -> Result<Option<String>, CleanError> {
-    Ok(pin_text(field, v)?.map(Cow::into_owned))
-}
-
 /// The JSON text serde_json would write for a float (so `7528.0` stays `7528.0`).
 fn float_text(f: f64) -> String {
     match serde_json::Number::from_f64(f) {
@@ -768,6 +772,7 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pinterest::records::PIN_TEXT_COLUMNS;
 
     const PLACEHOLDERS: [&str; 7] = [
         "",
@@ -846,19 +851,21 @@ mod tests {
     fn pin_full_record() {
         assert_eq!(
             pin(PIN).expect("cleans"),
-            Pin {
-                ind: 2863,
-                unique_id: Some("9bf39437-42a6".into()),
-                title: Some("Summer Crafts".into()),
-                description: Some("Keep the kids busy".into()),
-                follower_count: Some(124_000),
-                poster_name: Some("Of Life & Lisa".into()),
-                tag_list: Some("Summer Crafts,Diy".into()),
-                is_image_or_video: Some("image".into()),
-                image_src: Some("https://i.example/b3.jpg".into()),
-                save_location: Some("/data/diy-and-crafts".into()),
-                category: Some("diy-and-crafts".into()),
-            }
+            Pin::new(
+                2863,
+                Some(124_000),
+                [
+                    Some("9bf39437-42a6"),
+                    Some("Summer Crafts"),
+                    Some("Keep the kids busy"),
+                    Some("Of Life & Lisa"),
+                    Some("Summer Crafts,Diy"),
+                    Some("image"),
+                    Some("https://i.example/b3.jpg"),
+                    Some("/data/diy-and-crafts"),
+                    Some("diy-and-crafts"),
+                ]
+            )
         );
     }
 
@@ -868,19 +875,11 @@ mod tests {
             let literal = serde_json::to_string(placeholder).expect("serializes");
             for field in PIN_STRING_FIELDS {
                 let p = pin(&pin_with(field, Some(&literal))).expect("cleans");
-                let value = match field {
-                    "unique_id" => p.unique_id,
-                    "title" => p.title,
-                    "description" => p.description,
-                    "poster_name" => p.poster_name,
-                    "tag_list" => p.tag_list,
-                    "is_image_or_video" => p.is_image_or_video,
-                    "image_src" => p.image_src,
-                    "save_location" => p.save_location,
-                    "category" => p.category,
-                    _ => unreachable!(),
-                };
-                assert_eq!(value, None, "{field} = {placeholder:?}");
+                let column = PIN_TEXT_COLUMNS
+                    .iter()
+                    .position(|c| c == field)
+                    .expect("a text column");
+                assert_eq!(p.text(column), None, "{field} = {placeholder:?}");
             }
         }
     }
@@ -894,50 +893,35 @@ mod tests {
     #[test]
     fn placeholder_match_is_exact() {
         let p = pin(&pin_with("title", Some(r#""No Title Data Available!""#))).expect("cleans");
-        assert_eq!(p.title.as_deref(), Some("No Title Data Available!"));
+        assert_eq!(p.title(), Some("No Title Data Available!"));
         let p = pin(&pin_with(
             "description",
             Some(r#"" No description available""#),
         ))
         .expect("cleans");
-        assert_eq!(p.description.as_deref(), Some(" No description available"));
+        assert_eq!(p.description(), Some(" No description available"));
     }
 
     #[test]
     fn pin_null_and_missing_string_columns_are_null() {
         let p = pin(&pin_with("title", Some("null"))).expect("cleans");
-        assert_eq!(p.title, None);
+        assert_eq!(p.title(), None);
         let p = pin(&pin_with("description", None)).expect("cleans");
-        assert_eq!(p.description, None);
+        assert_eq!(p.description(), None);
         let p = pin(r#"{"index": 5}"#).expect("cleans");
-        assert_eq!(
-            p,
-            Pin {
-                ind: 5,
-                unique_id: None,
-                title: None,
-                description: None,
-                follower_count: None,
-                poster_name: None,
-                tag_list: None,
-                is_image_or_video: None,
-                image_src: None,
-                save_location: None,
-                category: None,
-            }
-        );
+        assert_eq!(p, Pin::new(5, None, [None; 9]));
     }
 
     #[test]
     fn pin_numbers_and_bools_in_string_columns_become_their_json_text() {
         let p = pin(&pin_with("title", Some("42"))).expect("cleans");
-        assert_eq!(p.title.as_deref(), Some("42"));
+        assert_eq!(p.title(), Some("42"));
         let p = pin(&pin_with("title", Some("-3"))).expect("cleans");
-        assert_eq!(p.title.as_deref(), Some("-3"));
+        assert_eq!(p.title(), Some("-3"));
         let p = pin(&pin_with("title", Some("7528.0"))).expect("cleans");
-        assert_eq!(p.title.as_deref(), Some("7528.0"));
+        assert_eq!(p.title(), Some("7528.0"));
         let p = pin(&pin_with("category", Some("true"))).expect("cleans");
-        assert_eq!(p.category.as_deref(), Some("true"));
+        assert_eq!(p.category(), Some("true"));
     }
 
     #[test]
@@ -952,7 +936,7 @@ mod tests {
     #[test]
     fn escaped_strings_are_unescaped() {
         let p = pin(r#"{"index": 1, "title": "say \"hi\" \u00e9\n"}"#).expect("cleans");
-        assert_eq!(p.title.as_deref(), Some("say \"hi\" é\n"));
+        assert_eq!(p.title(), Some("say \"hi\" é\n"));
     }
 
     #[test]
@@ -1056,15 +1040,15 @@ mod tests {
             Some(r#""Local save in /data/christmas""#),
         ))
         .expect("cleans");
-        assert_eq!(p.save_location.as_deref(), Some("/data/christmas"));
+        assert_eq!(p.save_location(), Some("/data/christmas"));
     }
 
     #[test]
     fn save_location_without_prefix_is_kept() {
         let p = pin(&pin_with("save_location", Some(r#""/data/christmas""#))).expect("cleans");
-        assert_eq!(p.save_location.as_deref(), Some("/data/christmas"));
+        assert_eq!(p.save_location(), Some("/data/christmas"));
         let p = pin(&pin_with("save_location", Some(r#""Local save in""#))).expect("cleans");
-        assert_eq!(p.save_location.as_deref(), Some("Local save in"));
+        assert_eq!(p.save_location(), Some("Local save in"));
     }
 
     #[test]

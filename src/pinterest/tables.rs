@@ -32,8 +32,8 @@ fn schema(columns: &[(&str, DataType)]) -> SchemaRef {
     ))
 }
 
-fn text(value: &Option<String>) -> FieldValue<'_> {
-    value.as_deref().map_or(FieldValue::Null, FieldValue::Str)
+fn text(value: Option<&str>) -> FieldValue<'_> {
+    value.map_or(FieldValue::Null, FieldValue::Str)
 }
 
 fn int(value: Option<i32>) -> FieldValue<'static> {
@@ -90,22 +90,10 @@ impl RowBuilder<Pin> for PinBuilder {
     fn append(&mut self, row: &Pin) {
         self.ind.append_value(row.ind);
         self.follower_count.append_option(row.follower_count);
-        let strings = [
-            &row.unique_id,
-            &row.title,
-            &row.description,
-            &row.poster_name,
-            &row.tag_list,
-            &row.is_image_or_video,
-            &row.image_src,
-            &row.save_location,
-            &row.category,
-        ];
-        for (builder, value) in self.strings.iter_mut().zip(strings) {
-            builder.append_option(value.as_deref());
-            self.bytes += value.as_ref().map_or(0, String::len) + 4;
+        for (builder, value) in self.strings.iter_mut().zip(row.texts()) {
+            builder.append_option(value);
         }
-        self.bytes += 10;
+        self.bytes += row.text_len() + 9 * 4 + 10;
     }
 
     fn len(&self) -> usize {
@@ -159,16 +147,9 @@ impl Fields for Pin {
     fn field_at(&self, index: usize) -> FieldValue<'_> {
         match index {
             0 => FieldValue::Int(self.ind.into()),
-            1 => text(&self.unique_id),
-            2 => text(&self.title),
-            3 => text(&self.description),
+            1..=3 => text(self.text(index - 1)),
             4 => int(self.follower_count),
-            5 => text(&self.poster_name),
-            6 => text(&self.tag_list),
-            7 => text(&self.is_image_or_video),
-            8 => text(&self.image_src),
-            9 => text(&self.save_location),
-            10 => text(&self.category),
+            5..=10 => text(self.text(index - 2)),
             _ => FieldValue::Null,
         }
     }
@@ -252,7 +233,7 @@ impl Fields for Geo {
         let coordinate = |v: Option<f64>| v.map_or(FieldValue::Null, FieldValue::Float);
         match index {
             0 => FieldValue::Int(self.ind.into()),
-            1 => text(&self.country),
+            1 => text(self.country.as_deref()),
             2 => coordinate(self.coordinates[0]),
             3 => coordinate(self.coordinates[1]),
             4 => timestamp(self.timestamp),
@@ -332,7 +313,7 @@ impl Fields for User {
     fn field_at(&self, index: usize) -> FieldValue<'_> {
         match index {
             0 => FieldValue::Int(self.ind.into()),
-            1 => text(&self.user_name),
+            1 => text(self.user_name.as_deref()),
             2 => int(self.age),
             3 => timestamp(self.date_joined),
             _ => FieldValue::Null,
@@ -354,19 +335,21 @@ mod tests {
 
     #[test]
     fn pin_columns_are_in_contract_order() {
-        let pin = Pin {
-            ind: 7,
-            unique_id: Some("u".into()),
-            title: None,
-            description: Some("d".into()),
-            follower_count: Some(5000),
-            poster_name: Some("p".into()),
-            tag_list: None,
-            is_image_or_video: Some("image".into()),
-            image_src: None,
-            save_location: Some("/data/art".into()),
-            category: Some("art".into()),
-        };
+        let pin = Pin::new(
+            7,
+            Some(5000),
+            [
+                Some("u"),
+                None,
+                Some("d"),
+                Some("p"),
+                None,
+                Some("image"),
+                None,
+                Some("/data/art"),
+                Some("art"),
+            ],
+        );
         let batch = batch(std::slice::from_ref(&pin));
         let names: Vec<_> = batch
             .schema()
@@ -379,6 +362,11 @@ mod tests {
         assert_eq!(pin.field_at(4), FieldValue::Int(5000));
         assert_eq!(pin.field_at(10), FieldValue::Str("art"));
         assert_eq!(pin.field_at(2), FieldValue::Null);
+        assert_eq!(pin.field_at(3), FieldValue::Str("d"));
+        assert_eq!(pin.field_at(9), FieldValue::Str("/data/art"));
+        let texts: Vec<_> = pin.texts().collect();
+        assert_eq!(texts[7], Some("/data/art"));
+        assert_eq!(texts.iter().flatten().count(), 6);
     }
 
     #[test]

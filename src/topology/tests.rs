@@ -187,6 +187,16 @@ fn bad_duration_and_validation_errors_name_the_key() {
         "must be at least 1",
     );
     let text = VALID.replace(
+        "table = \"lake/dead_letters\"",
+        "table = \"lake/dead_letters\"\ncompression = \"zip\"",
+    );
+    expect_error(
+        &text,
+        "compression",
+        "sinks.dead_letters",
+        "unknown compression `zip`",
+    );
+    let text = VALID.replace(
         "path = \"${INPUT:-raw}/pin.jsonl\"",
         "path = \"raw/[.jsonl\"",
     );

@@ -10,7 +10,6 @@ use deltalake::arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Transaction};
-use deltalake::parquet::basic::{Compression, ZstdLevel};
 use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::protocol::{DeltaOperation, OutputMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
@@ -120,7 +119,10 @@ impl<T: Row> SinkState<T> {
             .with_target_file_size(config.target_file_size)
             .with_writer_properties(
                 WriterProperties::builder()
-                    .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+                    .set_compression(config.compression)
+                    .set_dictionary_page_size_limit(
+                        usize::try_from(config.dictionary_page_size).unwrap_or(usize::MAX),
+                    )
                     .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
                     .build(),
             );
