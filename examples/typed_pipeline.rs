@@ -26,9 +26,7 @@ pub async fn run(input: &Path, lake: &Path) -> anyhow::Result<RunSummary> {
     // Videos to their own table; of the rest, only posters with at least 1,000 followers.
     let (videos, others) = pins
         .key_by(|pin| pin.ind.to_string())
-        .branch("videos", |pin| {
-            pin.is_image_or_video.as_deref() == Some("video")
-        });
+        .branch("videos", |pin| pin.is_image_or_video() == Some("video"));
     videos.sink("videos", table(lake, "pin_videos")?);
     others
         .filter(|pin| pin.follower_count.is_some_and(|n| n >= 1000))

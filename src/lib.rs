@@ -2,11 +2,13 @@
 //!
 //! Layers, from the bottom: [`dsl`] (typed streams and operators) and [`runtime`] (tasks,
 //! queues, checkpoints, shutdown) are generic; [`sources`] and [`sinks`] connect them to files,
-//! brokers and tables; [`topology`] builds the same graphs from TOML files; [`pinterest`] is
+//! brokers and tables; [`json`] reads flat JSON events fast; [`topology`] builds the same
+//! graphs from TOML files; [`pinterest`] is
 //! the reference domain, one user of all of the above; [`cli`] is the `laketide` binary.
 
 pub mod cli;
 pub mod dsl;
+pub mod json;
 pub mod kafka;
 pub mod pinterest;
 pub mod runtime;

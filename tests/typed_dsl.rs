@@ -26,7 +26,7 @@ async fn branch_filter_union_and_sinks_write_what_the_code_says_exactly_once() {
         writeln!(pin_file, "{}", triple.pin).expect("write");
         writeln!(user_file, "{}", triple.user).expect("write");
         let pin = clean_pin(triple.pin.as_bytes()).expect("generated pins are clean");
-        if pin.is_image_or_video.as_deref() == Some("video") {
+        if pin.is_image_or_video() == Some("video") {
             videos += 1;
         } else if pin.follower_count.is_some_and(|n| n >= 1000) {
             popular += 1;

@@ -19,6 +19,7 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::records::{Geo, Pin, User};
+use crate::json::{Scalar, read_flat_object};
 
 /// Why a record could not be cleaned; the record goes to the dead-letter table with this text.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -147,63 +148,77 @@ pub fn clean_user(raw: &[u8]) -> Result<User, CleanError> {
 
 // ---------------------------------------------------------------------------------------------
 // Raw records: every value is `Loose` so type coercion (and its error messages) happens in one
-// place, after parsing, with the key name at hand. Unknown keys are skipped by serde.
+// place, after parsing, with the key name at hand. Unknown keys are skipped.
 
-#[derive(Deserialize)]
-struct RawPin<'a> {
-    #[serde(default, borrow)]
-    index: Loose<'a>,
-    #[serde(default, borrow)]
-    unique_id: Loose<'a>,
-    #[serde(default, borrow)]
-    title: Loose<'a>,
-    #[serde(default, borrow)]
-    description: Loose<'a>,
-    #[serde(default, borrow)]
-    poster_name: Loose<'a>,
-    #[serde(default, borrow)]
-    follower_count: Loose<'a>,
-    #[serde(default, borrow)]
-    tag_list: Loose<'a>,
-    #[serde(default, borrow)]
-    is_image_or_video: Loose<'a>,
-    #[serde(default, borrow)]
-    image_src: Loose<'a>,
-    #[serde(default, borrow)]
-    downloaded: Loose<'a>,
-    #[serde(default, borrow)]
-    save_location: Loose<'a>,
-    #[serde(default, borrow)]
-    category: Loose<'a>,
+/// A raw record read by the fast flat-object reader ([`crate::json`]), which gives up (`None`)
+/// on anything serde must read instead.
+trait FlatRecord<'a>: Sized {
+    fn read_flat(text: &'a str) -> Option<Self>;
 }
 
-#[derive(Deserialize)]
-struct RawGeo<'a> {
-    #[serde(default, borrow)]
-    ind: Loose<'a>,
-    #[serde(default, borrow)]
-    timestamp: Loose<'a>,
-    #[serde(default, borrow)]
-    latitude: Loose<'a>,
-    #[serde(default, borrow)]
-    longitude: Loose<'a>,
-    #[serde(default, borrow)]
-    country: Loose<'a>,
+/// Declares a raw record struct that serde can deserialize and the flat reader can fill, from
+/// one list of keys.
+macro_rules! raw_record {
+    ($name:ident { $($field:ident),* $(,)? }) => {
+        #[derive(Debug, Default, PartialEq, Deserialize)]
+        struct $name<'a> {
+            $(
+                #[serde(default, borrow)]
+                $field: Loose<'a>,
+            )*
+        }
+
+        impl<'a> FlatRecord<'a> for $name<'a> {
+            fn read_flat(text: &'a str) -> Option<Self> {
+                let mut record = Self::default();
+                read_flat_object(text, |key, value| {
+                    let slot = match key {
+                        $(stringify!($field) => &mut record.$field,)*
+                        _ => return true,
+                    };
+                    // A key given twice: serde reports the duplicate.
+                    if !matches!(slot, Loose::Missing) {
+                        return false;
+                    }
+                    *slot = Loose::from(value);
+                    true
+                })?;
+                Some(record)
+            }
+        }
+    };
 }
 
-#[derive(Deserialize)]
-struct RawUser<'a> {
-    #[serde(default, borrow)]
-    ind: Loose<'a>,
-    #[serde(default, borrow)]
-    first_name: Loose<'a>,
-    #[serde(default, borrow)]
-    last_name: Loose<'a>,
-    #[serde(default, borrow)]
-    age: Loose<'a>,
-    #[serde(default, borrow)]
-    date_joined: Loose<'a>,
-}
+raw_record!(RawPin {
+    index,
+    unique_id,
+    title,
+    description,
+    poster_name,
+    follower_count,
+    tag_list,
+    is_image_or_video,
+    image_src,
+    downloaded,
+    save_location,
+    category,
+});
+
+raw_record!(RawGeo {
+    ind,
+    timestamp,
+    latitude,
+    longitude,
+    country,
+});
+
+raw_record!(RawUser {
+    ind,
+    first_name,
+    last_name,
+    age,
+    date_joined,
+});
 
 /// Any JSON value, kept cheaply: producers send numbers as strings and vice versa, so fields are
 /// captured as whatever arrived and coerced afterwards. Objects and arrays are skipped, only their
@@ -222,6 +237,19 @@ enum Loose<'a> {
     Str(Cow<'a, str>),
     Object,
     Array,
+}
+
+impl<'a> From<Scalar<'a>> for Loose<'a> {
+    fn from(value: Scalar<'a>) -> Self {
+        match value {
+            Scalar::Null => Loose::Null,
+            Scalar::Bool(b) => Loose::Bool(b),
+            Scalar::Str(s) => Loose::Str(s),
+            Scalar::UInt(u) => Loose::UInt(u),
+            Scalar::Int(i) => Loose::Int(i),
+            Scalar::Float(f) => Loose::Float(f),
+        }
+    }
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Loose<'a> {
@@ -289,12 +317,16 @@ impl<'de: 'a, 'a> Visitor<'de> for LooseVisitor<'a> {
 // ---------------------------------------------------------------------------------------------
 // Record framing: UTF-8, JSON, object or `[object]`.
 
-/// Validates UTF-8 once up front (so the error can name the byte, and so serde_json can borrow
-/// strings without re-checking them), then parses an object or a one-element array holding one.
-fn parse_record<'a, T: Deserialize<'a>>(raw: &'a [u8]) -> Result<T, CleanError> {
+/// Validates UTF-8 once up front (so the error can name the byte, and so the parsers can borrow
+/// strings without re-checking them), then parses an object or a one-element array holding one:
+/// the common flat object with the fast reader, anything else (and every error) with serde_json.
+fn parse_record<'a, T: Deserialize<'a> + FlatRecord<'a>>(raw: &'a [u8]) -> Result<T, CleanError> {
     let text = std::str::from_utf8(raw)
         .map_err(|e| CleanError::record(format!("not valid UTF-8 at byte {}", e.valid_up_to())))?;
     let text = text.trim_ascii();
+    if let Some(record) = T::read_flat(text) {
+        return Ok(record);
+    }
     match text.as_bytes().first() {
         None => Err(CleanError::record("empty record: expected a JSON object")),
         Some(b'{') => serde_json::from_str::<T>(text).map_err(json_error),
@@ -877,7 +909,7 @@ mod tests {
                 let p = pin(&pin_with(field, Some(&literal))).expect("cleans");
                 let column = PIN_TEXT_COLUMNS
                     .iter()
-                    .position(|c| c == field)
+                    .position(|c| *c == field)
                     .expect("a text column");
                 assert_eq!(p.text(column), None, "{field} = {placeholder:?}");
             }

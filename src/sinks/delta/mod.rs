@@ -25,6 +25,7 @@ use crate::runtime::CheckpointStore;
 
 pub use checkpoints::DeltaCheckpoints;
 pub use table::{TableLocation, open_table, row_count, rows_in};
+pub use writer::writer_properties;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -68,6 +68,17 @@ pub(super) async fn run<T: Row>(
     state.commit().await
 }
 
+/// How the sink encodes Parquet (public so benchmarks measure the same encoding).
+pub fn writer_properties(config: &DeltaSinkConfig) -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(config.compression)
+        .set_dictionary_page_size_limit(
+            usize::try_from(config.dictionary_page_size).unwrap_or(usize::MAX),
+        )
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .build()
+}
+
 fn table_schema<T: Row>(position_columns: bool) -> Schema {
     let row = T::schema();
     let mut fields: Vec<Field> = row.fields().iter().map(|f| f.as_ref().clone()).collect();
@@ -117,15 +128,7 @@ impl<T: Row> SinkState<T> {
     ) -> anyhow::Result<Self> {
         let writer = RecordBatchWriter::for_table(&table)?
             .with_target_file_size(config.target_file_size)
-            .with_writer_properties(
-                WriterProperties::builder()
-                    .set_compression(config.compression)
-                    .set_dictionary_page_size_limit(
-                        usize::try_from(config.dictionary_page_size).unwrap_or(usize::MAX),
-                    )
-                    .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-                    .build(),
-            );
+            .with_writer_properties(writer_properties(&config));
         let arrow_schema = writer.arrow_schema();
         Ok(SinkState {
             rows: T::builder(ARROW_BATCH_ROWS),
