@@ -21,9 +21,10 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    /// Worker threads for operators and sinks (default: one per core). Sources read on threads
-    /// of their own. On 2 cores, 2 workers ingest files 1.4x faster than 1 for the same CPU per
-    /// record (BENCHMARKS.md).
+    /// Worker threads for operators and sinks (default: one per core but one, at least one).
+    /// Sources read on threads of their own (file readers, Kafka poll loops, librdkafka), which
+    /// the spare core is for. On 2 cores, `--threads 2` ingests 1.1-1.4x faster for 0-25% more
+    /// CPU per record (BENCHMARKS.md).
     #[arg(long, global = true, env = "LAKETIDE_THREADS")]
     pub threads: Option<usize>,
 }
@@ -88,9 +89,9 @@ impl RunArgs {
 const DEFAULT_LOG_FILTER: &str =
     "laketide=info,warn,buoyant_kernel=off,deltalake_core::writer::stats=error";
 
-/// One worker per core, as tokio would choose.
+/// One worker per core but one: the remaining core is for the sources' own threads.
 pub(crate) fn default_worker_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |cores| cores.get())
+    std::thread::available_parallelism().map_or(1, |cores| cores.get().saturating_sub(1))
 }
 
 /// Runs the command line; returns the process exit code.
