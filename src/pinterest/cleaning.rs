@@ -816,18 +816,6 @@ mod tests {
         "Image src error.",
     ];
 
-    const PIN_STRING_FIELDS: [&str; 9] = [
-        "unique_id",
-        "title",
-        "description",
-        "poster_name",
-        "tag_list",
-        "is_image_or_video",
-        "image_src",
-        "save_location",
-        "category",
-    ];
-
     const PIN: &str = r#"{"index": 2863, "unique_id": "9bf39437-42a6", "title": "Summer Crafts",
         "description": "Keep the kids busy", "poster_name": "Of Life & Lisa", "follower_count": "124k",
         "tag_list": "Summer Crafts,Diy", "is_image_or_video": "image",
@@ -905,12 +893,8 @@ mod tests {
     fn every_placeholder_becomes_null_in_every_pin_string_column() {
         for placeholder in PLACEHOLDERS {
             let literal = serde_json::to_string(placeholder).expect("serializes");
-            for field in PIN_STRING_FIELDS {
+            for (column, field) in PIN_TEXT_COLUMNS.iter().enumerate() {
                 let p = pin(&pin_with(field, Some(&literal))).expect("cleans");
-                let column = PIN_TEXT_COLUMNS
-                    .iter()
-                    .position(|c| *c == field)
-                    .expect("a text column");
                 assert_eq!(p.text(column), None, "{field} = {placeholder:?}");
             }
         }
