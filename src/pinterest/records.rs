@@ -174,3 +174,61 @@ pub struct User {
     /// Microseconds since the Unix epoch, UTC.
     pub date_joined: Option<i64>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pin_serializes_as_its_columns_in_table_order() {
+        let pin = Pin::new(
+            3,
+            Some(12_000),
+            [
+                Some("u-1"),
+                None,
+                Some("d"),
+                Some("p"),
+                Some("a,b"),
+                Some("image"),
+                None,
+                Some("/data/art"),
+                Some("art"),
+            ],
+        );
+        let json = serde_json::to_string(&pin).expect("serializes");
+        assert_eq!(
+            json,
+            r#"{"ind":3,"unique_id":"u-1","title":null,"description":"d","follower_count":12000,"poster_name":"p","tag_list":"a,b","is_image_or_video":"image","image_src":null,"save_location":"/data/art","category":"art"}"#
+        );
+        assert_eq!(pin.title(), None);
+        assert_eq!(pin.description(), Some("d"));
+        assert_eq!(pin.category(), Some("art"));
+        assert_eq!(pin.text(9), None);
+        assert!(format!("{pin:?}").contains("save_location: Some(\"/data/art\")"));
+    }
+
+    #[test]
+    fn empty_and_null_text_columns_differ() {
+        let pin = Pin::new(
+            1,
+            None,
+            [
+                Some(""),
+                None,
+                Some(""),
+                None,
+                None,
+                None,
+                None,
+                None,
+                Some("x"),
+            ],
+        );
+        assert_eq!(pin.unique_id(), Some(""));
+        assert_eq!(pin.title(), None);
+        assert_eq!(pin.description(), Some(""));
+        assert_eq!(pin.category(), Some("x"));
+        assert_eq!(pin.texts().filter(Option::is_some).count(), 3);
+    }
+}
