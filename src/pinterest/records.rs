@@ -48,7 +48,7 @@ impl Pin {
             Some(value) => {
                 buffer.push_str(value);
                 // A record is far below 4 GiB (sources cap message sizes); were it not, the
-                // columns after this one would read as empty rather than out of bounds.
+                // columns from here on would read as null rather than out of bounds.
                 u32::try_from(buffer.len()).unwrap_or(NULL_TEXT - 1)
             }
             None => NULL_TEXT,
