@@ -197,6 +197,16 @@ fn bad_duration_and_validation_errors_name_the_key() {
         "unknown compression `zip`",
     );
     let text = VALID.replace(
+        "table = \"lake/dead_letters\"",
+        "table = \"lake/dead_letters\"\ndictionary_page_size = 0",
+    );
+    expect_error(
+        &text,
+        "dictionary_page_size",
+        "sinks.dead_letters.dictionary_page_size",
+        "must be more than 0",
+    );
+    let text = VALID.replace(
         "path = \"${INPUT:-raw}/pin.jsonl\"",
         "path = \"raw/[.jsonl\"",
     );
