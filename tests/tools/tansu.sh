@@ -27,8 +27,15 @@ install() {
 start() {
   install
   stop_quietly
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "something else already listens on 127.0.0.1:$port; stop it or choose another port" >&2
+    exit 1
+  fi
   rm -rf "$run" && mkdir -p "$run/data"
-  (cd "$run" && nohup "$bin" broker \
+  # The broker must be the backgrounded command itself, so that $! (the PID recorded and
+  # later stopped) is the broker's and not a subshell's.
+  (cd "$run" || exit 1
+   nohup "$bin" broker \
       --listener-url "tcp://127.0.0.1:$port" \
       --advertised-listener-url "tcp://127.0.0.1:$port" \
       --storage-engine "sqlite://data/tansu.db" > "$run/broker.log" 2>&1 &
