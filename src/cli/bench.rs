@@ -312,7 +312,7 @@ pub async fn bench(args: BenchArgs, threads: Option<usize>) -> anyhow::Result<()
         files,
         commits,
         tables,
-        threads: threads.unwrap_or_else(super::default_worker_threads),
+        threads: super::worker_threads(threads),
         partitions,
         producer_cpu_seconds: producer_cpu,
     };

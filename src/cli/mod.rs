@@ -89,9 +89,14 @@ impl RunArgs {
 const DEFAULT_LOG_FILTER: &str =
     "laketide=info,warn,buoyant_kernel=off,deltalake_core::writer::stats=error";
 
-/// One worker per core but one: the remaining core is for the sources' own threads.
-pub(crate) fn default_worker_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |cores| cores.get().saturating_sub(1))
+/// The worker threads a run gets: as asked, or one per core but one (the remaining core is for
+/// the sources' own threads); at least one.
+pub(crate) fn worker_threads(requested: Option<usize>) -> usize {
+    requested
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |cores| cores.get().saturating_sub(1))
+        })
+        .max(1)
 }
 
 /// Runs the command line; returns the process exit code.
@@ -105,7 +110,7 @@ pub fn main() -> i32 {
         )
         .init();
     let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder.worker_threads(cli.threads.unwrap_or_else(default_worker_threads).max(1));
+    builder.worker_threads(worker_threads(cli.threads));
     let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
