@@ -4,8 +4,8 @@
 use std::sync::{Arc, LazyLock};
 
 use deltalake::arrow::array::{
-    ArrayBuilder, ArrayRef, Float64Builder, Int32Builder, ListBuilder, StringBuilder,
-    TimestampMicrosecondBuilder,
+    Array, ArrayBuilder, ArrayRef, ArrowPrimitiveType, Float64Builder, Int32Builder, ListBuilder,
+    PrimitiveBuilder, StringBuilder, TimestampMicrosecondBuilder,
 };
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
@@ -30,6 +30,24 @@ fn schema(columns: &[(&str, DataType)]) -> SchemaRef {
             .map(|(name, ty)| Field::new(*name, ty.clone(), true))
             .collect::<Vec<_>>(),
     ))
+}
+
+/// Finishes a text column and leaves the builder sized for a batch like this one. A finished
+/// builder would start empty and grow by doubling: every byte copied again on the way, and up
+/// to twice the memory held by the finished column.
+fn finish_text(builder: &mut StringBuilder) -> ArrayRef {
+    let column = builder.finish();
+    let bytes = column.value_data().len();
+    *builder = StringBuilder::with_capacity(column.len(), bytes + bytes / 8);
+    Arc::new(column)
+}
+
+/// [`finish_text`] for a column of fixed-width values.
+fn finish_primitive<T: ArrowPrimitiveType>(builder: &mut PrimitiveBuilder<T>) -> ArrayRef {
+    let column = builder.finish();
+    *builder = PrimitiveBuilder::<T>::with_capacity(column.len())
+        .with_data_type(column.data_type().clone());
+    Arc::new(column)
 }
 
 fn text(value: Option<&str>) -> FieldValue<'_> {
@@ -106,17 +124,16 @@ impl RowBuilder<Pin> for PinBuilder {
 
     fn finish(&mut self) -> Vec<ArrayRef> {
         self.bytes = 0;
-        let mut strings = self
-            .strings
-            .iter_mut()
-            .map(|b| Arc::new(b.finish()) as ArrayRef);
+        let ind = finish_primitive(&mut self.ind);
+        let follower_count = finish_primitive(&mut self.follower_count);
+        let mut strings = self.strings.iter_mut().map(finish_text);
         let mut next = || strings.next().expect("nine string columns");
         vec![
-            Arc::new(self.ind.finish()),
+            ind,
             next(), // unique_id
             next(), // title
             next(), // description
-            Arc::new(self.follower_count.finish()),
+            follower_count,
             next(), // poster_name
             next(), // tag_list
             next(), // is_image_or_video
@@ -215,11 +232,17 @@ impl RowBuilder<Geo> for GeoBuilder {
 
     fn finish(&mut self) -> Vec<ArrayRef> {
         self.bytes = 0;
+        let coordinates = self.coordinates.finish();
+        self.coordinates = ListBuilder::with_capacity(
+            Float64Builder::with_capacity(coordinates.values().len()),
+            coordinates.len(),
+        )
+        .with_field(coordinate_item());
         vec![
-            Arc::new(self.ind.finish()),
-            Arc::new(self.country.finish()),
-            Arc::new(self.coordinates.finish()),
-            Arc::new(self.timestamp.finish()),
+            finish_primitive(&mut self.ind),
+            finish_text(&mut self.country),
+            Arc::new(coordinates),
+            finish_primitive(&mut self.timestamp),
         ]
     }
 }
@@ -297,10 +320,10 @@ impl RowBuilder<User> for UserBuilder {
     fn finish(&mut self) -> Vec<ArrayRef> {
         self.bytes = 0;
         vec![
-            Arc::new(self.ind.finish()),
-            Arc::new(self.user_name.finish()),
-            Arc::new(self.age.finish()),
-            Arc::new(self.date_joined.finish()),
+            finish_primitive(&mut self.ind),
+            finish_text(&mut self.user_name),
+            finish_primitive(&mut self.age),
+            finish_primitive(&mut self.date_joined),
         ]
     }
 }
