@@ -365,3 +365,83 @@ async fn a_directory_source_reads_every_file_below_it() {
     assert_eq!(summary.stats.dead_letters, 0);
     assert_eq!(row_count(&read_table(&lake.join("user")).await), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sort_by_orders_each_row_group_and_keeps_every_row() {
+    use deltalake::arrow::datatypes::Int32Type;
+    use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("user.jsonl");
+    // 40,000 users over 20,000 ids, out of order, spanning several of the sink's Arrow batches;
+    // each id's first arrival is 20 years old and its second 30, to see that equal keys keep
+    // their arrival order.
+    let lines: Vec<Vec<u8>> = (0..40_000u32)
+        .map(|i| {
+            let ind = (i * 7919) % 20_000;
+            let age = if i < 20_000 { 20 } else { 30 };
+            format!(
+                r#"{{"ind": {ind}, "first_name": "A", "last_name": "B", "age": {age}, "date_joined": "2015-10-24 11:23:51"}}"#
+            )
+            .into_bytes()
+        })
+        .collect();
+    write_lines(&input, &lines);
+    let lake = dir.path().join("lake");
+    let topology = format!(
+        "[sources.user]\ntype = \"file\"\npath = \"{}\"\n\n[transforms.clean]\ntype = \"clean_user\"\ninput = \"user\"\n\n\
+         [sinks.user]\ntype = \"delta\"\ninput = \"clean\"\ntable = \"{lake}/user\"\nsort_by = [\"ind\"]\n\n\
+         [sinks.dead]\ntype = \"delta\"\ninput = \"clean.dead\"\ntable = \"{lake}/dead\"\n",
+        input.display(),
+        lake = lake.display()
+    );
+    let summary = common::run_topology(&topology, &[]).await.expect("run");
+    assert_eq!(summary.stats.dead_letters, 0);
+
+    let location =
+        laketide::sinks::delta::TableLocation::parse(&lake.join("user").to_string_lossy())
+            .expect("table path");
+    let table = laketide::sinks::delta::open_table(&location)
+        .await
+        .expect("readable")
+        .expect("table exists");
+    let mut rows = 0;
+    for uri in table.get_file_uris().expect("file list") {
+        let path = uri.strip_prefix("file://").unwrap_or(&uri).to_owned();
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).expect("file"))
+                .expect("parquet");
+        // One row group per file here, so the whole file is in order.
+        assert_eq!(builder.metadata().num_row_groups(), 1);
+        for group in builder.metadata().row_groups() {
+            let sorting = group
+                .sorting_columns()
+                .expect("row group declares its order");
+            assert_eq!(sorting.len(), 1);
+            assert_eq!(sorting[0].column_idx, 0, "ind is the first column");
+        }
+        let mut previous: Option<(i32, i32)> = None;
+        for batch in builder.build().expect("reader") {
+            let batch = batch.expect("batch");
+            let ind = batch
+                .column_by_name("ind")
+                .expect("ind")
+                .as_primitive::<Int32Type>()
+                .clone();
+            let age = batch
+                .column_by_name("age")
+                .expect("age")
+                .as_primitive::<Int32Type>()
+                .clone();
+            for i in 0..batch.num_rows() {
+                let row = (ind.value(i), age.value(i));
+                if let Some(before) = previous {
+                    assert!(before <= row, "{before:?} then {row:?} in {path}");
+                }
+                previous = Some(row);
+            }
+            rows += batch.num_rows();
+        }
+    }
+    assert_eq!(rows, 40_000);
+}

@@ -17,6 +17,15 @@ pub use delta::{DeltaSink, DeltaSinkConfig};
 pub use kafka::{KafkaSink, KafkaSinkConfig};
 pub use row::{Row, RowBuilder};
 
+/// A sink setting that cannot work, with the key it is under, so that a topology file's error
+/// points at the line to fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct InvalidSetting {
+    pub key: &'static str,
+    pub message: String,
+}
+
 /// Everything a running sink is handed by the runtime.
 pub struct SinkContext {
     pub name: Arc<str>,

@@ -17,7 +17,9 @@ use toml::de::{DeValue, ValueDeserializer};
 use super::error::{ConfigError, SourceText};
 use super::filter::{FilterConfig, Predicate};
 use crate::dsl::{DeadLetter, Fields, Stream, Topology};
-use crate::sinks::{DeltaSink, DeltaSinkConfig, KafkaSink, KafkaSinkConfig, Row, Sink};
+use crate::sinks::{
+    DeltaSink, DeltaSinkConfig, InvalidSetting, KafkaSink, KafkaSinkConfig, Row, Sink,
+};
 use crate::sources::{FileSource, FileSourceConfig, KafkaSource, KafkaSourceConfig, Source};
 
 /// The type name of raw source records.
@@ -125,7 +127,10 @@ fn sink_built(
 ) -> Result<String, ConfigError> {
     match built {
         Some(Ok(description)) => Ok(description),
-        Some(Err(error)) => Err(component.error(key, format!("{error:#}"))),
+        Some(Err(error)) => Err(match error.downcast_ref::<InvalidSetting>() {
+            Some(setting) => component.error(setting.key, setting.message.clone()),
+            None => component.error(key, format!("{error:#}")),
+        }),
         None => Err(component.error(
             "inputs",
             format!(

@@ -207,6 +207,16 @@ fn bad_duration_and_validation_errors_name_the_key() {
         "must be more than 0",
     );
     let text = VALID.replace(
+        "table = \"lake/dead_letters\"",
+        "table = \"lake/dead_letters\"\nsort_by = [\"ind\"]",
+    );
+    expect_error(
+        &text,
+        "sort_by",
+        "sinks.dead_letters.sort_by",
+        "the table has no column `ind`; its columns are ",
+    );
+    let text = VALID.replace(
         "path = \"${INPUT:-raw}/pin.jsonl\"",
         "path = \"raw/[.jsonl\"",
     );

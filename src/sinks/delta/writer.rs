@@ -18,6 +18,7 @@ use futures::stream::BoxStream;
 
 use super::DeltaSinkConfig;
 use super::checkpoints::{DeltaCheckpoints, committed_in};
+use super::sort::{SortBuffer, SortKey};
 use super::table::{TableLocation, open_or_create};
 use crate::dsl::{Batch, Partition, now_micros};
 use crate::runtime::{CheckpointKey, LatencyHistogram};
@@ -33,6 +34,7 @@ const ROW_GROUP_ROWS: usize = 128 * 1024;
 
 pub(super) async fn run<T: Row>(
     config: DeltaSinkConfig,
+    sort_key: Option<SortKey>,
     location: TableLocation,
     checkpoints: Arc<DeltaCheckpoints>,
     mut input: BoxStream<'static, Batch<T>>,
@@ -40,7 +42,7 @@ pub(super) async fn run<T: Row>(
 ) -> anyhow::Result<()> {
     let schema = table_schema::<T>(config.position_columns);
     let table = open_or_create(&location, &ctx.name, &schema).await?;
-    let mut state = SinkState::<T>::new(config, location, table, checkpoints, ctx)?;
+    let mut state = SinkState::<T>::new(config, sort_key, location, table, checkpoints, ctx)?;
     loop {
         let next = match state.deadline {
             Some(deadline) => tokio::select! {
@@ -79,7 +81,7 @@ pub fn writer_properties(config: &DeltaSinkConfig) -> WriterProperties {
         .build()
 }
 
-fn table_schema<T: Row>(position_columns: bool) -> Schema {
+pub(super) fn table_schema<T: Row>(position_columns: bool) -> Schema {
     let row = T::schema();
     let mut fields: Vec<Field> = row.fields().iter().map(|f| f.as_ref().clone()).collect();
     if position_columns {
@@ -99,6 +101,8 @@ struct SinkState<T: Row> {
     checkpoints: Arc<DeltaCheckpoints>,
     ctx: SinkContext,
     rows: T::Builder,
+    /// With `sort_by`: built batches waiting to be sorted into a row group.
+    unsorted: Option<SortBuffer>,
     partitions: StringBuilder,
     offsets: Int64Builder,
     /// Rows written to the Parquet writer since the last commit.
@@ -121,17 +125,26 @@ struct SinkState<T: Row> {
 impl<T: Row> SinkState<T> {
     fn new(
         config: DeltaSinkConfig,
+        sort_key: Option<SortKey>,
         location: TableLocation,
         table: DeltaTable,
         checkpoints: Arc<DeltaCheckpoints>,
         ctx: SinkContext,
     ) -> anyhow::Result<Self> {
+        let mut properties = writer_properties(&config);
+        if let Some(key) = &sort_key {
+            properties = properties
+                .into_builder()
+                .set_sorting_columns(Some(key.sorting_columns()))
+                .build();
+        }
         let writer = RecordBatchWriter::for_table(&table)?
             .with_target_file_size(config.target_file_size)
-            .with_writer_properties(writer_properties(&config));
+            .with_writer_properties(properties);
         let arrow_schema = writer.arrow_schema();
         Ok(SinkState {
             rows: T::builder(ARROW_BATCH_ROWS),
+            unsorted: sort_key.map(SortBuffer::new),
             partitions: StringBuilder::new(),
             offsets: Int64Builder::new(),
             config,
@@ -232,9 +245,38 @@ impl<T: Row> SinkState<T> {
             columns.push(Arc::new(self.partitions.finish()));
             columns.push(Arc::new(self.offsets.finish()));
         }
-        let rows = columns.first().map_or(0, |c| c.len());
         let batch = RecordBatch::try_new(self.arrow_schema.clone(), columns)
             .context("the record type built columns that do not match its schema")?;
+        match &mut self.unsorted {
+            Some(unsorted) => {
+                unsorted.push(batch);
+                if unsorted.rows() >= ROW_GROUP_ROWS {
+                    self.write_sorted().await?;
+                }
+                Ok(())
+            }
+            None => self.write_batch(batch).await,
+        }
+    }
+
+    /// Sorts the waiting batches and writes them: one row group, as the writer starts a row
+    /// group at every `ROW_GROUP_ROWS` rows and at every file, and the rows come here in
+    /// chunks of that size or right before a commit ends the file.
+    async fn write_sorted(&mut self) -> anyhow::Result<()> {
+        let Some(unsorted) = &mut self.unsorted else {
+            return Ok(());
+        };
+        let sorted = unsorted
+            .take_sorted()
+            .with_context(|| format!("cannot sort rows for {} by sort_by", self.location))?;
+        match sorted {
+            Some(batch) => self.write_batch(batch).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn write_batch(&mut self, batch: RecordBatch) -> anyhow::Result<()> {
+        let rows = batch.num_rows();
         self.writer
             .write(batch)
             .await
@@ -244,14 +286,20 @@ impl<T: Row> SinkState<T> {
     }
 
     fn full(&self) -> bool {
-        self.rows_uncommitted + self.rows.len() >= self.config.max_rows
-            || (self.writer.buffer_len() + self.rows.byte_size()) as u64 >= self.config.max_bytes
+        let (unsorted_rows, unsorted_bytes) = self
+            .unsorted
+            .as_ref()
+            .map_or((0, 0), |u| (u.rows(), u.byte_size()));
+        self.rows_uncommitted + unsorted_rows + self.rows.len() >= self.config.max_rows
+            || (self.writer.buffer_len() + unsorted_bytes + self.rows.byte_size()) as u64
+                >= self.config.max_bytes
     }
 
     /// Commits everything written and every offset completed, in one Delta commit.
     async fn commit(&mut self) -> anyhow::Result<()> {
         self.deadline = None;
         self.write_rows().await?;
+        self.write_sorted().await?;
         let adds = self
             .writer
             .flush()
