@@ -235,3 +235,53 @@ fn bench_reads_given_files_and_refuses_a_used_work_dir() {
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(stderr.contains("is not empty"), "{stderr}");
 }
+
+#[test]
+fn bench_repeats_into_fresh_tables_and_reports_the_median_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let work = dir.path().join("work");
+    let work_arg = work.to_string_lossy().into_owned();
+    let report = bench_json(&["--records", "900", "--repeat", "3", "--work-dir", &work_arg]);
+    // Every run wrote all records into tables of its own: none was skipped as already there.
+    assert_bench_report(&report, 900);
+    let runs = report["runs"].as_array().expect("runs listed");
+    assert_eq!(runs.len(), 3, "{report:#}");
+    for i in 1..=3 {
+        assert!(
+            work.join(format!("lake-{i}/pin/_delta_log")).is_dir(),
+            "lake-{i}"
+        );
+        assert!(work.join(format!("run-{i}.log")).is_file(), "run-{i}.log");
+    }
+    let mut rates: Vec<f64> = runs
+        .iter()
+        .map(|r| r["records_per_cpu_sec"].as_f64().expect("rate"))
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    assert_eq!(
+        report["records_per_cpu_sec"].as_f64(),
+        Some(rates[1]),
+        "{report:#}"
+    );
+
+    let table = laketide()
+        .args(["bench", "--records", "300", "--repeat", "2"])
+        .output()
+        .expect("runs");
+    assert!(
+        table.status.success(),
+        "{}",
+        String::from_utf8_lossy(&table.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&table.stdout);
+    assert!(stdout.contains("runs (figures above: median)"), "{stdout}");
+    assert!(stdout.contains("records per CPU-s, all runs"), "{stdout}");
+
+    let refused = laketide()
+        .args(["bench", "--records", "300", "--repeat", "0"])
+        .output()
+        .expect("runs");
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("--repeat"), "{stderr}");
+}

@@ -70,6 +70,11 @@ pub struct BenchArgs {
     /// Give up (and stop the pipeline) after this many seconds.
     #[arg(long, default_value_t = 900)]
     pub timeout: u64,
+    /// Run the pipeline this many times on the same input, each time into fresh tables (and
+    /// fresh topics), and report the run with the median records per CPU-second next to the
+    /// range of all runs: on shared machines runs of the same code differ by 20-30%.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
     /// Print one JSON object on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -134,6 +139,50 @@ struct Report {
     partitions: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     producer_cpu_seconds: Option<f64>,
+    /// With `--repeat`: every run's figures, in the order they ran; the report above is the
+    /// median run's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    runs: Vec<RunFigures>,
+}
+
+/// What differs between repeated runs of the same input.
+#[derive(Debug, Clone, Serialize)]
+struct RunFigures {
+    wall_seconds: f64,
+    cpu_seconds: Option<f64>,
+    records_per_sec: f64,
+    records_per_cpu_sec: Option<f64>,
+    peak_rss_bytes: Option<u64>,
+    p50_latency_ms: Option<f64>,
+    p99_latency_ms: Option<f64>,
+}
+
+impl Report {
+    fn figures(&self) -> RunFigures {
+        RunFigures {
+            wall_seconds: self.wall_seconds,
+            cpu_seconds: self.cpu_seconds,
+            records_per_sec: self.records_per_sec,
+            records_per_cpu_sec: self.records_per_cpu_sec,
+            peak_rss_bytes: self.peak_rss_bytes,
+            p50_latency_ms: self.p50_latency_ms,
+            p99_latency_ms: self.p99_latency_ms,
+        }
+    }
+}
+
+/// The run with the median records per CPU-second (per second where CPU is unknown), with
+/// every run's figures attached when there was more than one.
+fn median_run(mut reports: Vec<Report>) -> Option<Report> {
+    let figures: Vec<RunFigures> = reports.iter().map(Report::figures).collect();
+    let rate = |r: &Report| r.records_per_cpu_sec.unwrap_or(r.records_per_sec);
+    reports.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
+    let middle = reports.len().saturating_sub(1) / 2;
+    let mut median = reports.into_iter().nth(middle)?;
+    if figures.len() > 1 {
+        median.runs = figures;
+    }
+    Some(median)
 }
 
 pub async fn bench(args: BenchArgs, threads: Option<usize>) -> anyhow::Result<()> {
@@ -198,7 +247,6 @@ pub async fn bench(args: BenchArgs, threads: Option<usize>) -> anyhow::Result<()
         .context("cannot read the input files' sizes")?;
     let input_bytes: u64 = sizes.iter().sum();
 
-    let lake = work.join("lake");
     let topology = match &args.topology {
         Some(path) => path.clone(),
         None => {
@@ -211,22 +259,93 @@ pub async fn bench(args: BenchArgs, threads: Option<usize>) -> anyhow::Result<()
             path
         }
     };
+    let run = Prepared {
+        source: &source,
+        input: &input,
+        input_files: &input_files,
+        sizes: &sizes,
+        input_bytes,
+        topology: &topology,
+        threads,
+    };
+    let mut reports = Vec::new();
+    for i in 1..=args.repeat {
+        // Each run writes fresh tables: into the same ones a rerun would add nothing.
+        let name = |stem: &str, ext: &str| match args.repeat {
+            1 => format!("{stem}{ext}"),
+            _ => format!("{stem}-{i}{ext}"),
+        };
+        if args.repeat > 1 {
+            progress(&args, &format!("run {i} of {}", args.repeat));
+        }
+        let files = RunFiles {
+            lake: work.join(name("lake", "")),
+            log: work.join(name("run", ".log")),
+            summary: work.join(name("summary", ".json")),
+        };
+        reports.push(measure(&args, &run, files).await?);
+    }
+    let report = median_run(reports).context("no run was measured")?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&report));
+    }
+    if args.work_dir.is_some() {
+        progress(
+            &args,
+            &format!("input, tables and run.log kept in {}", work.display()),
+        );
+    }
+    Ok(())
+}
+
+/// Everything the runs of one `laketide bench` share.
+struct Prepared<'a> {
+    source: &'a BenchSource,
+    input: &'a Path,
+    input_files: &'a [PathBuf],
+    sizes: &'a [u64],
+    input_bytes: u64,
+    topology: &'a Path,
+    threads: Option<usize>,
+}
+
+/// Where one run writes.
+struct RunFiles {
+    lake: PathBuf,
+    log: PathBuf,
+    summary: PathBuf,
+}
+
+/// One measured run of the pipeline.
+async fn measure(args: &BenchArgs, run: &Prepared<'_>, files: RunFiles) -> anyhow::Result<Report> {
+    let Prepared {
+        source,
+        input,
+        input_files,
+        sizes,
+        input_bytes,
+        topology,
+        threads,
+    } = *run;
+    let lake = files.lake;
     let mut child = ChildRun {
-        topology: topology.clone(),
+        topology: topology.to_path_buf(),
         env: vec![
             ("LAKETIDE_INPUT".into(), input.display().to_string()),
             ("LAKETIDE_LAKE".into(), lake.display().to_string()),
         ],
-        log: work.join("run.log"),
-        summary: work.join("summary.json"),
+        log: files.log,
+        summary: files.summary,
         timeout: Duration::from_secs(args.timeout),
         threads,
     };
 
     let mut partitions = None;
-    let (measured, wall, producer_cpu) = match &source {
+    let (measured, wall, producer_cpu) = match source {
         BenchSource::File => {
-            progress(&args, "running the pipeline on the files");
+            progress(args, "running the pipeline on the files");
             let measured = tokio::task::spawn_blocking(move || child.run_until_idle())
                 .await
                 .context("the bench driver panicked")??;
@@ -269,13 +388,13 @@ pub async fn bench(args: BenchArgs, threads: Option<usize>) -> anyhow::Result<()
                 ("LAKETIDE_GROUP".into(), prefix.clone()),
             ]);
             progress(
-                &args,
+                args,
                 &format!(
                     "producing to {brokers} ({} partitions per topic) while the pipeline consumes",
                     partitions.unwrap_or(0)
                 ),
             );
-            let files = input_files.clone();
+            let files = input_files.to_vec();
             let per_topic = partitions.unwrap_or(1);
             tokio::task::spawn_blocking(move || {
                 child.run_live(&brokers, &prefix, &files, per_topic)
@@ -315,19 +434,9 @@ pub async fn bench(args: BenchArgs, threads: Option<usize>) -> anyhow::Result<()
         threads: super::worker_threads(threads),
         partitions,
         producer_cpu_seconds: producer_cpu,
+        runs: Vec::new(),
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", render(&report));
-    }
-    if args.work_dir.is_some() {
-        progress(
-            &args,
-            &format!("input, tables and run.log kept in {}", work.display()),
-        );
-    }
-    Ok(())
+    Ok(report)
 }
 
 fn progress(args: &BenchArgs, line: &str) {
@@ -682,6 +791,41 @@ fn render(report: &Report) -> String {
     );
     if let Some(partitions) = report.partitions {
         line("partitions per topic", partitions.to_string());
+    }
+    if !report.runs.is_empty() {
+        let range = |values: Vec<f64>, show: &dyn Fn(f64) -> String| {
+            let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            match values.is_empty() {
+                true => "n/a".to_owned(),
+                false => format!("{} - {}", show(min), show(max)),
+            }
+        };
+        let runs = &report.runs;
+        line("runs (figures above: median)", runs.len().to_string());
+        line(
+            "records per CPU-s, all runs",
+            range(
+                runs.iter().filter_map(|r| r.records_per_cpu_sec).collect(),
+                &|v| thousands(v),
+            ),
+        );
+        line(
+            "records/s, all runs",
+            range(runs.iter().map(|r| r.records_per_sec).collect(), &|v| {
+                thousands(v)
+            }),
+        );
+        line(
+            "peak RSS MiB, all runs",
+            range(
+                runs.iter()
+                    .filter_map(|r| r.peak_rss_bytes)
+                    .map(|b| b as f64 / (1 << 20) as f64)
+                    .collect(),
+                &|v| format!("{v:.0}"),
+            ),
+        );
     }
     if let Some(cpu) = report.producer_cpu_seconds {
         let label = if report.source == "kafka-embedded" {
