@@ -366,20 +366,21 @@ async fn a_directory_source_reads_every_file_below_it() {
     assert_eq!(row_count(&read_table(&lake.join("user")).await), 3);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sort_by_orders_each_row_group_and_keeps_every_row() {
+/// Runs 270,000 users over 100,000 ids, out of order, through a user sink with `sort_by =
+/// ["ind"]` and `settings`; checks that every row group is in (ind, arrival) order and declares
+/// it, and returns the row groups' sizes per file. A user's age is 20 + the how-manyth arrival
+/// of its id, so equal ids must keep ascending ages.
+async fn sorted_user_row_groups(settings: &str) -> Vec<Vec<usize>> {
     use deltalake::arrow::datatypes::Int32Type;
     use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+    const USERS: u32 = 270_000;
     let dir = tempfile::tempdir().expect("tempdir");
     let input = dir.path().join("user.jsonl");
-    // 40,000 users over 20,000 ids, out of order, spanning several of the sink's Arrow batches;
-    // each id's first arrival is 20 years old and its second 30, to see that equal keys keep
-    // their arrival order.
-    let lines: Vec<Vec<u8>> = (0..40_000u32)
+    let lines: Vec<Vec<u8>> = (0..USERS)
         .map(|i| {
-            let ind = (i * 7919) % 20_000;
-            let age = if i < 20_000 { 20 } else { 30 };
+            let ind = (i * 7919) % 100_000;
+            let age = 20 + i / 100_000;
             format!(
                 r#"{{"ind": {ind}, "first_name": "A", "last_name": "B", "age": {age}, "date_joined": "2015-10-24 11:23:51"}}"#
             )
@@ -390,7 +391,7 @@ async fn sort_by_orders_each_row_group_and_keeps_every_row() {
     let lake = dir.path().join("lake");
     let topology = format!(
         "[sources.user]\ntype = \"file\"\npath = \"{}\"\n\n[transforms.clean]\ntype = \"clean_user\"\ninput = \"user\"\n\n\
-         [sinks.user]\ntype = \"delta\"\ninput = \"clean\"\ntable = \"{lake}/user\"\nsort_by = [\"ind\"]\n\n\
+         [sinks.user]\ntype = \"delta\"\ninput = \"clean\"\ntable = \"{lake}/user\"\nsort_by = [\"ind\"]\n{settings}\n\n\
          [sinks.dead]\ntype = \"delta\"\ninput = \"clean.dead\"\ntable = \"{lake}/dead\"\n",
         input.display(),
         lake = lake.display()
@@ -406,42 +407,78 @@ async fn sort_by_orders_each_row_group_and_keeps_every_row() {
         .expect("readable")
         .expect("table exists");
     let mut rows = 0;
+    let mut files = Vec::new();
     for uri in table.get_file_uris().expect("file list") {
         let path = uri.strip_prefix("file://").unwrap_or(&uri).to_owned();
-        let builder =
+        let open = || {
             ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).expect("file"))
-                .expect("parquet");
-        // One row group per file here, so the whole file is in order.
-        assert_eq!(builder.metadata().num_row_groups(), 1);
-        for group in builder.metadata().row_groups() {
-            let sorting = group
-                .sorting_columns()
-                .expect("row group declares its order");
+                .expect("parquet")
+        };
+        let groups = open().metadata().num_row_groups();
+        let mut sizes = Vec::new();
+        for group in 0..groups {
+            let builder = open();
+            let sorting = builder.metadata().row_group(group).sorting_columns();
+            let sorting = sorting.expect("row group declares its order");
             assert_eq!(sorting.len(), 1);
             assert_eq!(sorting[0].column_idx, 0, "ind is the first column");
-        }
-        let mut previous: Option<(i32, i32)> = None;
-        for batch in builder.build().expect("reader") {
-            let batch = batch.expect("batch");
-            let ind = batch
-                .column_by_name("ind")
-                .expect("ind")
-                .as_primitive::<Int32Type>()
-                .clone();
-            let age = batch
-                .column_by_name("age")
-                .expect("age")
-                .as_primitive::<Int32Type>()
-                .clone();
-            for i in 0..batch.num_rows() {
-                let row = (ind.value(i), age.value(i));
-                if let Some(before) = previous {
-                    assert!(before <= row, "{before:?} then {row:?} in {path}");
+            let mut previous: Option<(i32, i32)> = None;
+            let mut size = 0;
+            for batch in builder
+                .with_row_groups(vec![group])
+                .build()
+                .expect("reader")
+            {
+                let batch = batch.expect("batch");
+                let column = |name| {
+                    batch
+                        .column_by_name(name)
+                        .expect("column")
+                        .as_primitive::<Int32Type>()
+                        .clone()
+                };
+                let (ind, age) = (column("ind"), column("age"));
+                for i in 0..batch.num_rows() {
+                    let row = (ind.value(i), age.value(i));
+                    if let Some(before) = previous {
+                        assert!(
+                            before <= row,
+                            "{before:?} then {row:?} in {path} group {group}"
+                        );
+                    }
+                    previous = Some(row);
                 }
-                previous = Some(row);
+                size += batch.num_rows();
             }
-            rows += batch.num_rows();
+            sizes.push(size);
         }
+        rows += sizes.iter().sum::<usize>();
+        files.push(sizes);
     }
-    assert_eq!(rows, 40_000);
+    assert_eq!(rows, USERS as usize);
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sort_by_orders_each_row_group_and_keeps_every_row() {
+    // Defaults: one file of several full row groups (128k rows) and the rest.
+    let files = sorted_user_row_groups("").await;
+    assert_eq!(
+        files,
+        [vec![131_072, 131_072, 7_856]],
+        "row groups per file"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sort_by_ends_files_between_row_groups_not_inside_them() {
+    // Files smaller than a row group's data: every file ends after a whole sorted row group
+    // (the writer would otherwise cut a row group where the size lands).
+    let mut files = sorted_user_row_groups("target_file_size = \"64KiB\"").await;
+    files.sort();
+    assert_eq!(
+        files,
+        [vec![7_856], vec![131_072], vec![131_072]],
+        "row groups per file"
+    );
 }

@@ -67,8 +67,9 @@ pub struct DeltaSinkConfig {
     )]
     pub dictionary_page_size: u64,
     /// Columns each row group is sorted by (ascending, nulls first). Empty: arrival order.
-    /// Sorting by the key of what events refer to makes Parquet encoding faster and files
-    /// smaller (see `sort`); the rows of a row group then wait in memory, within `max_bytes`.
+    /// Sorting by the key of what events refer to makes files smaller and lets readers skip
+    /// by that key (see `sort`); the rows of a row group then wait in memory, within
+    /// `max_bytes`.
     #[serde(default)]
     pub sort_by: Vec<String>,
 }

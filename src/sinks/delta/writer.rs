@@ -132,14 +132,31 @@ impl<T: Row> SinkState<T> {
         ctx: SinkContext,
     ) -> anyhow::Result<Self> {
         let mut properties = writer_properties(&config);
+        if sort_key.is_some() && !table.snapshot()?.metadata().partition_columns().is_empty() {
+            // The files of a partitioned table leave out its partition columns, so the sort
+            // columns' positions in the files are not their positions in the schema.
+            anyhow::bail!(
+                "sort_by: the table at {location} is partitioned; sort_by works on tables \
+                 without partition columns"
+            );
+        }
         if let Some(key) = &sort_key {
             properties = properties
                 .into_builder()
                 .set_sorting_columns(Some(key.sorting_columns()))
                 .build();
         }
+        // The writer rolls files at `target_file_size` wherever the size lands, inside a write:
+        // a sorted row group would then be cut in two, and the next file's row groups would
+        // each hold the end of one sorted run and the start of another. With `sort_by` the
+        // writer never rolls (0: no target) and the sink commits, which ends the file, once
+        // the file reaches the target (`full`).
+        let file_size = match sort_key {
+            Some(_) => 0,
+            None => config.target_file_size,
+        };
         let writer = RecordBatchWriter::for_table(&table)?
-            .with_target_file_size(config.target_file_size)
+            .with_target_file_size(file_size)
             .with_writer_properties(properties);
         let arrow_schema = writer.arrow_schema();
         Ok(SinkState {
@@ -259,9 +276,10 @@ impl<T: Row> SinkState<T> {
         }
     }
 
-    /// Sorts the waiting batches and writes them: one row group, as the writer starts a row
-    /// group at every `ROW_GROUP_ROWS` rows and at every file, and the rows come here in
-    /// chunks of that size or right before a commit ends the file.
+    /// Sorts the waiting batches and writes them as one row group: the writer starts a row
+    /// group at every `ROW_GROUP_ROWS` rows and at every file, it does not roll files itself
+    /// when sorting (see `new`), and the rows come here in chunks of `ROW_GROUP_ROWS` or right
+    /// before a commit ends the file.
     async fn write_sorted(&mut self) -> anyhow::Result<()> {
         let Some(unsorted) = &mut self.unsorted else {
             return Ok(());
@@ -290,9 +308,13 @@ impl<T: Row> SinkState<T> {
             .unsorted
             .as_ref()
             .map_or((0, 0), |u| (u.rows(), u.byte_size()));
+        // With `sort_by` the sink, not the writer, ends a file at `target_file_size`.
+        let file_done = self.unsorted.is_some()
+            && self.writer.buffer_len() as u64 >= self.config.target_file_size;
         self.rows_uncommitted + unsorted_rows + self.rows.len() >= self.config.max_rows
             || (self.writer.buffer_len() + unsorted_bytes + self.rows.byte_size()) as u64
                 >= self.config.max_bytes
+            || file_done
     }
 
     /// Commits everything written and every offset completed, in one Delta commit.
