@@ -242,10 +242,13 @@ fn bench_repeats_into_fresh_tables_and_reports_the_median_run() {
     let work = dir.path().join("work");
     let work_arg = work.to_string_lossy().into_owned();
     let report = bench_json(&["--records", "900", "--repeat", "3", "--work-dir", &work_arg]);
-    // Every run wrote all records into tables of its own: none was skipped as already there.
     assert_bench_report(&report, 900);
     let runs = report["runs"].as_array().expect("runs listed");
     assert_eq!(runs.len(), 3, "{report:#}");
+    // Every run wrote all records into tables of its own: none was skipped as already there.
+    for run in runs {
+        assert_eq!(run["rows_written"], 900, "{report:#}");
+    }
     for i in 1..=3 {
         assert!(
             work.join(format!("lake-{i}/pin/_delta_log")).is_dir(),

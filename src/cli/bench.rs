@@ -148,6 +148,7 @@ struct Report {
 /// What differs between repeated runs of the same input.
 #[derive(Debug, Clone, Serialize)]
 struct RunFigures {
+    rows_written: u64,
     wall_seconds: f64,
     cpu_seconds: Option<f64>,
     records_per_sec: f64,
@@ -160,6 +161,7 @@ struct RunFigures {
 impl Report {
     fn figures(&self) -> RunFigures {
         RunFigures {
+            rows_written: self.rows_written,
             wall_seconds: self.wall_seconds,
             cpu_seconds: self.cpu_seconds,
             records_per_sec: self.records_per_sec,
@@ -171,11 +173,16 @@ impl Report {
     }
 }
 
-/// The run with the median records per CPU-second (per second where CPU is unknown), with
-/// every run's figures attached when there was more than one.
+/// The run with the median records per CPU-second (per second unless every run knows its
+/// CPU time; of an even number of runs, the slower middle one), with every run's figures
+/// attached when there was more than one.
 fn median_run(mut reports: Vec<Report>) -> Option<Report> {
     let figures: Vec<RunFigures> = reports.iter().map(Report::figures).collect();
-    let rate = |r: &Report| r.records_per_cpu_sec.unwrap_or(r.records_per_sec);
+    let per_cpu = reports.iter().all(|r| r.records_per_cpu_sec.is_some());
+    let rate = |r: &Report| match (per_cpu, r.records_per_cpu_sec) {
+        (true, Some(rate)) => rate,
+        _ => r.records_per_sec,
+    };
     reports.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
     let middle = reports.len().saturating_sub(1) / 2;
     let mut median = reports.into_iter().nth(middle)?;
@@ -279,6 +286,7 @@ pub async fn bench(args: BenchArgs, threads: Option<usize>) -> anyhow::Result<()
             progress(&args, &format!("run {i} of {}", args.repeat));
         }
         let files = RunFiles {
+            run: i,
             lake: work.join(name("lake", "")),
             log: work.join(name("run", ".log")),
             summary: work.join(name("summary", ".json")),
@@ -294,7 +302,13 @@ pub async fn bench(args: BenchArgs, threads: Option<usize>) -> anyhow::Result<()
     if args.work_dir.is_some() {
         progress(
             &args,
-            &format!("input, tables and run.log kept in {}", work.display()),
+            &match args.repeat {
+                1 => format!("input, tables and run.log kept in {}", work.display()),
+                n => format!(
+                    "input, tables (lake-1 .. lake-{n}) and logs (run-1.log ..) kept in {}",
+                    work.display()
+                ),
+            },
         );
     }
     Ok(())
@@ -313,6 +327,8 @@ struct Prepared<'a> {
 
 /// Where one run writes.
 struct RunFiles {
+    /// 1-based; also keeps the Kafka topics of repeated runs apart.
+    run: u32,
     lake: PathBuf,
     log: PathBuf,
     summary: PathBuf,
@@ -354,9 +370,10 @@ async fn measure(args: &BenchArgs, run: &Prepared<'_>, files: RunFiles) -> anyho
         }
         kafka => {
             let prefix = format!(
-                "bench{}x{}",
+                "bench{}x{}r{}",
                 std::process::id(),
-                chrono::Utc::now().timestamp()
+                chrono::Utc::now().timestamp(),
+                files.run
             );
             let topics: Vec<String> = KINDS.iter().map(|k| format!("{prefix}.{k}")).collect();
             let _broker;
