@@ -482,3 +482,51 @@ async fn sort_by_ends_files_between_row_groups_not_inside_them() {
         "row groups per file"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sort_by_refuses_a_partitioned_table() {
+    use deltalake::kernel::StructType;
+    use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+    use laketide::sinks::Row;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("user.jsonl");
+    write_lines(&input, &[GOOD_USER.into()]);
+    let lake = dir.path().join("lake");
+    let table_dir = lake.join("user");
+    std::fs::create_dir_all(&table_dir).expect("mkdir");
+    // Someone else's table with the user schema, partitioned by age.
+    let schema = laketide::pinterest::records::User::schema();
+    let columns: StructType = schema.as_ref().try_into_kernel().expect("delta schema");
+    let url = url::Url::from_directory_path(&table_dir).expect("url");
+    deltalake::DeltaTable::try_from_url(url)
+        .await
+        .expect("table handle")
+        .create()
+        .with_columns(columns.fields().cloned())
+        .with_partition_columns(["age"])
+        .await
+        .expect("partitioned table created");
+
+    let topology = format!(
+        "[sources.user]\ntype = \"file\"\npath = \"{}\"\n\n[transforms.clean]\ntype = \"clean_user\"\ninput = \"user\"\n\n\
+         [sinks.user]\ntype = \"delta\"\ninput = \"clean\"\ntable = \"{}\"\nsort_by = [\"ind\"]\n\n\
+         [sinks.dead]\ntype = \"delta\"\ninput = \"clean.dead\"\ntable = \"{}/dead\"\n",
+        input.display(),
+        table_dir.display(),
+        lake.display()
+    );
+    let error = common::run_topology(&topology, &[])
+        .await
+        .expect_err("sorting a partitioned table is refused");
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("sort_by") && message.contains("partitioned"),
+        "{message}"
+    );
+    assert_eq!(
+        row_count(&read_table(&table_dir).await),
+        0,
+        "nothing written"
+    );
+}
