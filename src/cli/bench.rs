@@ -252,7 +252,6 @@ pub async fn bench(args: BenchArgs, threads: Option<usize>) -> anyhow::Result<()
         .map(|f| std::fs::metadata(f).map(|m| m.len()))
         .collect::<Result<_, _>>()
         .context("cannot read the input files' sizes")?;
-    let input_bytes: u64 = sizes.iter().sum();
 
     let topology = match &args.topology {
         Some(path) => path.clone(),
@@ -271,7 +270,6 @@ pub async fn bench(args: BenchArgs, threads: Option<usize>) -> anyhow::Result<()
         input: &input,
         input_files: &input_files,
         sizes: &sizes,
-        input_bytes,
         topology: &topology,
         threads,
     };
@@ -320,7 +318,6 @@ struct Prepared<'a> {
     input: &'a Path,
     input_files: &'a [PathBuf],
     sizes: &'a [u64],
-    input_bytes: u64,
     topology: &'a Path,
     threads: Option<usize>,
 }
@@ -341,10 +338,10 @@ async fn measure(args: &BenchArgs, run: &Prepared<'_>, files: RunFiles) -> anyho
         input,
         input_files,
         sizes,
-        input_bytes,
         topology,
         threads,
     } = *run;
+    let input_bytes: u64 = sizes.iter().sum();
     let lake = files.lake;
     let mut child = ChildRun {
         topology: topology.to_path_buf(),

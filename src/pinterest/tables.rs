@@ -23,6 +23,12 @@ fn coordinate_item() -> Arc<Field> {
     Arc::new(Field::new("element", DataType::Float64, true))
 }
 
+/// A geo's `[latitude, longitude]` column, sized for `rows` rows.
+fn coordinates_builder(rows: usize) -> ListBuilder<Float64Builder> {
+    ListBuilder::with_capacity(Float64Builder::with_capacity(rows * 2), rows)
+        .with_field(coordinate_item())
+}
+
 fn schema(columns: &[(&str, DataType)]) -> SchemaRef {
     Arc::new(Schema::new(
         columns
@@ -200,11 +206,7 @@ impl Row for Geo {
         GeoBuilder {
             ind: Int32Builder::with_capacity(capacity),
             country: StringBuilder::with_capacity(capacity, capacity * 12),
-            coordinates: ListBuilder::with_capacity(
-                Float64Builder::with_capacity(capacity * 2),
-                capacity,
-            )
-            .with_field(coordinate_item()),
+            coordinates: coordinates_builder(capacity),
             timestamp: TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC"),
             bytes: 0,
         }
@@ -233,11 +235,7 @@ impl RowBuilder<Geo> for GeoBuilder {
     fn finish(&mut self) -> Vec<ArrayRef> {
         self.bytes = 0;
         let coordinates = self.coordinates.finish();
-        self.coordinates = ListBuilder::with_capacity(
-            Float64Builder::with_capacity(coordinates.values().len()),
-            coordinates.len(),
-        )
-        .with_field(coordinate_item());
+        self.coordinates = coordinates_builder(coordinates.len());
         vec![
             finish_primitive(&mut self.ind),
             finish_text(&mut self.country),

@@ -132,29 +132,27 @@ impl<T: Row> SinkState<T> {
         ctx: SinkContext,
     ) -> anyhow::Result<Self> {
         let mut properties = writer_properties(&config);
-        if sort_key.is_some() && !table.snapshot()?.metadata().partition_columns().is_empty() {
-            // The files of a partitioned table leave out its partition columns, so the sort
-            // columns' positions in the files are not their positions in the schema.
-            anyhow::bail!(
-                "sort_by: the table at {location} is partitioned; sort_by works on tables \
-                 without partition columns"
-            );
-        }
+        let mut file_size = config.target_file_size;
         if let Some(key) = &sort_key {
+            if !table.snapshot()?.metadata().partition_columns().is_empty() {
+                // The files of a partitioned table leave out its partition columns, so the
+                // sort columns' positions in the files are not their positions in the schema.
+                anyhow::bail!(
+                    "sort_by: the table at {location} is partitioned; sort_by works on tables \
+                     without partition columns"
+                );
+            }
             properties = properties
                 .into_builder()
                 .set_sorting_columns(Some(key.sorting_columns()))
                 .build();
+            // The writer rolls files at `target_file_size` wherever the size lands, inside a
+            // write: a sorted row group would be cut in two, and the next file's row groups
+            // would each hold the end of one sorted run and the start of another. So the
+            // writer never rolls (0: no target), and the sink commits, which ends the file,
+            // once the file reaches the target (`full`).
+            file_size = 0;
         }
-        // The writer rolls files at `target_file_size` wherever the size lands, inside a write:
-        // a sorted row group would then be cut in two, and the next file's row groups would
-        // each hold the end of one sorted run and the start of another. With `sort_by` the
-        // writer never rolls (0: no target) and the sink commits, which ends the file, once
-        // the file reaches the target (`full`).
-        let file_size = match sort_key {
-            Some(_) => 0,
-            None => config.target_file_size,
-        };
         let writer = RecordBatchWriter::for_table(&table)?
             .with_target_file_size(file_size)
             .with_writer_properties(properties);
