@@ -240,6 +240,10 @@ async fn assert_exactly_once(lake: &Path, table: &str, produced: &[(u64, usize)]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
+    let _watchdog = common::watchdog(
+        "sigkill_at_random_moments_loses_and_duplicates_nothing",
+        Duration::from_secs(600),
+    );
     common::init_logs();
     const TRIPLES: usize = 100_000;
     const SEED: u64 = 11;
@@ -308,6 +312,10 @@ async fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_split_the_partitions_and_one_takes_over_when_the_other_dies() {
+    let _watchdog = common::watchdog(
+        "two_processes_split_the_partitions_and_one_takes_over_when_the_other_dies",
+        Duration::from_secs(600),
+    );
     let (_broker, brokers) = broker_with_topics();
     produce(&brokers, 20_000, 21).await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -357,6 +365,10 @@ async fn two_processes_split_the_partitions_and_one_takes_over_when_the_other_di
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn brokers_down_at_start_and_mid_run_lose_nothing() {
+    let _watchdog = common::watchdog(
+        "brokers_down_at_start_and_mid_run_lose_nothing",
+        Duration::from_secs(600),
+    );
     let (broker, brokers) = broker_with_topics();
     produce(&brokers, 5_000, 31).await;
     set_brokers_up(&broker, false);

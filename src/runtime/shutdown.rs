@@ -25,8 +25,10 @@ impl Shutdown {
         )
     }
 
+    /// True once shutdown is triggered, or once every trigger is gone: then nobody is left
+    /// who could trigger it, as when the run that held the trigger was dropped.
     pub fn is_triggered(&self) -> bool {
-        *self.receiver.borrow()
+        *self.receiver.borrow() || self.receiver.has_changed().is_err()
     }
 
     /// Resolves once shutdown is triggered (or every trigger is gone, which means the same).
@@ -87,4 +89,24 @@ async fn wait_for_signal() {
 #[cfg(not(unix))]
 async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triggered_by_the_trigger_or_when_every_trigger_is_gone() {
+        let (trigger, shutdown) = Shutdown::new();
+        let copy = trigger.clone();
+        assert!(!shutdown.is_triggered());
+        drop(trigger);
+        assert!(!shutdown.is_triggered(), "a copy of the trigger is left");
+        drop(copy);
+        assert!(shutdown.is_triggered());
+
+        let (trigger, shutdown) = Shutdown::new();
+        trigger.trigger();
+        assert!(shutdown.is_triggered());
+    }
 }

@@ -152,3 +152,41 @@ pub fn assert_bench_report(report: &serde_json::Value, records: u64) {
     );
     assert!((0.0..=p99).contains(&p50), "{report:#}");
 }
+
+/// Ends the whole test process if the test holding it runs longer than `limit`, naming it.
+///
+/// A test that hangs would otherwise hold CI until its overall time limit, and a tokio test
+/// whose body panics still waits, as its runtime shuts down, for any blocking thread still
+/// running. So the watchdog stays armed when its test panics, and is disarmed only when the
+/// test ends normally.
+pub struct Watchdog {
+    disarm: Option<std::sync::mpsc::Sender<()>>,
+}
+
+pub fn watchdog(test: &'static str, limit: std::time::Duration) -> Watchdog {
+    let (disarm, armed) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = armed.recv_timeout(limit) {
+            // Straight to stderr: what `eprintln!` prints here is captured with the test's
+            // output, which is lost when the process ends.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "{test} is still running after {limit:?}: ending the test process"
+            );
+            std::process::exit(101);
+        }
+    });
+    Watchdog {
+        disarm: Some(disarm),
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Keeps the channel open, so the watchdog fires if the runtime never shuts down.
+            std::mem::forget(self.disarm.take());
+        }
+    }
+}
