@@ -193,7 +193,6 @@ struct Shared {
     source: Arc<str>,
     resume: Resume,
     handle: Handle,
-    output: mpsc::Sender<Batch<Bytes>>,
     stats: Arc<RunStats>,
     barrier_timeout: Duration,
     state: Mutex<State>,
@@ -201,6 +200,9 @@ struct Shared {
 
 #[derive(Default)]
 struct State {
+    /// Where batches go; `None` once the consumer has left the group, which ends the output
+    /// even when librdkafka keeps the consumer (and so this state) alive (see [`leave_group`]).
+    output: Option<mpsc::Sender<Batch<Bytes>>>,
     /// Assigned partitions by (topic, partition).
     assigned: HashMap<(String, i32), Assigned>,
     /// The key of the partition the last message came from: messages arrive in runs per
@@ -212,6 +214,9 @@ struct State {
     payloads: BytesMut,
     /// Whether any assigned partition has read offsets not yet sent downstream as progress.
     progress_pending: bool,
+    /// Whether this member has completed a join: librdkafka calls the assign callback after
+    /// every successful group sync, with no partitions too.
+    joined: bool,
     batch_started: Option<Instant>,
     /// Wall clock when the batch started, in µs: the ingest time of messages without a timestamp.
     batch_read_at: i64,
@@ -254,11 +259,11 @@ impl Shared {
         state.progress_pending = false;
         state.batch_started = None;
         self.stats.read(&self.source, records.len() as u64);
-        if self
+        let sent = state
             .output
-            .blocking_send(Batch::new(records, progress))
-            .is_err()
-        {
+            .as_ref()
+            .is_some_and(|output| output.blocking_send(Batch::new(records, progress)).is_ok());
+        if !sent {
             state.downstream_gone = true;
         }
         !state.downstream_gone
@@ -274,7 +279,11 @@ impl Shared {
             }
             let mut batch = Batch::new(Vec::new(), Vec::new());
             batch.barrier = Some(barrier.clone());
-            if self.output.blocking_send(batch).is_err() {
+            let sent = state
+                .output
+                .as_ref()
+                .is_some_and(|output| output.blocking_send(batch).is_ok());
+            if !sent {
                 state.downstream_gone = true;
                 return;
             }
@@ -293,6 +302,7 @@ impl Shared {
 
     fn assign(&self, consumer: &BaseConsumer<GroupContext>, tpl: &mut TopicPartitionList) {
         let mut state = self.state();
+        state.joined = true;
         for element in tpl.elements() {
             let (topic, number) = (element.topic().to_owned(), element.partition());
             let partition = Arc::new(PartitionId {
@@ -431,10 +441,12 @@ fn consume(config: KafkaSourceConfig, ctx: SourceContext, handle: Handle) -> any
         source: ctx.name.clone(),
         resume: ctx.resume.clone(),
         handle,
-        output: ctx.output.clone(),
         stats: ctx.stats.clone(),
         barrier_timeout: config.barrier_timeout,
-        state: Mutex::new(State::default()),
+        state: Mutex::new(State {
+            output: Some(ctx.output),
+            ..State::default()
+        }),
     });
     let consumer: BaseConsumer<GroupContext> = config
         .client_config()
@@ -449,7 +461,7 @@ fn consume(config: KafkaSourceConfig, ctx: SourceContext, handle: Handle) -> any
     let targets = if ctx.until_idle {
         match high_watermarks(&consumer, &config, &ctx.shutdown) {
             Some(targets) => Some(targets),
-            None => return finish(&shared, &consumer), // shut down while waiting for brokers
+            None => return finish(&shared, consumer), // shut down while waiting for brokers
         }
     } else {
         None
@@ -513,16 +525,68 @@ fn consume(config: KafkaSourceConfig, ctx: SourceContext, handle: Handle) -> any
             }
         }
     }
-    finish(&shared, &consumer)
+    finish(&shared, consumer)
 }
 
-/// Commits everything read, then the offsets to Kafka. Dropping the consumer afterwards
-/// leaves the group.
-fn finish(shared: &Shared, consumer: &BaseConsumer<GroupContext>) -> anyhow::Result<()> {
+/// Commits everything read, then the offsets to Kafka, then leaves the group.
+fn finish(shared: &Shared, consumer: BaseConsumer<GroupContext>) -> anyhow::Result<()> {
     tracing::debug!(source = %shared.source, "finishing");
     shared.commit_everything();
-    shared.commit_to_kafka(consumer, CommitMode::Sync);
+    shared.commit_to_kafka(&consumer, CommitMode::Sync);
+    leave_group(shared, consumer, CLOSE_TIMEOUT);
     Ok(())
+}
+
+/// How long leaving the group may take; a rebalance under way can hold it up to about one
+/// session timeout.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Lets a join under way finish, gives the partitions up, closes the consumer within
+/// `timeout` and ends the output.
+///
+/// Leaving in the middle of a join is what librdkafka 2.12 handles worst: a group sync that
+/// fails while the consumer is closing sends a LeaveGroup with no coordinator, which crashes
+/// the process (librdkafka#5347, fixed upstream after the version rdkafka-sys bundles), and
+/// a rebalance crossing the close can keep it from ever reporting the consumer closed
+/// (librdkafka#4527 and its kin), while rdkafka's drop polls for that without a bound. So a
+/// join under way is let finish first, the partitions are released with nothing else in
+/// flight (#4527's workaround), the close is bounded, and a consumer still not closed by then
+/// is abandoned with an error logged. What it read is committed already; the group takes its
+/// partitions back after the session timeout.
+fn leave_group(shared: &Shared, consumer: BaseConsumer<GroupContext>, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    let before_deadline = || Instant::now() < deadline;
+    // Messages polled from here on are not handed on: their offsets are in no table, so the
+    // next owner reads them again.
+    while !shared.state().joined && before_deadline() {
+        let _ = consumer.poll(Duration::from_millis(100));
+    }
+    consumer.unsubscribe();
+    while consumer.assignment().is_ok_and(|a| a.count() > 0) && before_deadline() {
+        let _ = consumer.poll(Duration::from_millis(100));
+    }
+    let closed = match consumer.close_queue() {
+        Ok(()) => {
+            while !consumer.closed() && before_deadline() {
+                let _ = consumer.poll(Duration::from_millis(100));
+            }
+            consumer.closed()
+        }
+        Err(error) => {
+            tracing::warn!(source = %shared.source, "cannot close the Kafka consumer: {error}");
+            false
+        }
+    };
+    shared.state().output = None;
+    if closed {
+        drop(consumer);
+    } else {
+        tracing::error!(
+            source = %shared.source,
+            "the Kafka consumer did not close within {timeout:?}; abandoning it (what it read is committed; the group reassigns its partitions after the session timeout)"
+        );
+        std::mem::forget(consumer);
+    }
 }
 
 /// Adds one message to the batch being built.
@@ -667,7 +731,9 @@ fn caught_up(
     let mut others = Tpl::new();
     {
         let state = shared.state();
-        if !state.records.is_empty() {
+        // Not before this member has joined: it would close in the middle of its join (see
+        // [`leave_group`]).
+        if !state.records.is_empty() || !state.joined {
             return false;
         }
         for ((topic, number), target) in targets {
@@ -749,6 +815,87 @@ mod tests {
         assert_eq!(&copied[..], &large[..]);
         drop((first, second));
         assert_eq!(&copy_payload(&mut buffer, b"{}")[..], b"{}");
+    }
+
+    /// A consumer subscribed to a two-partition topic of a fresh embedded broker, holding its
+    /// partitions, and the receiving end of its output.
+    fn assigned_consumer(
+        broker: &crate::kafka::EmbeddedBroker,
+        group: &str,
+        handle: Handle,
+    ) -> (
+        Arc<Shared>,
+        BaseConsumer<GroupContext>,
+        mpsc::Receiver<Batch<Bytes>>,
+    ) {
+        let (output, receiver) = mpsc::channel(16);
+        let shared = Arc::new(Shared {
+            source: Arc::from("s"),
+            resume: Resume::default(),
+            handle,
+            stats: Arc::default(),
+            barrier_timeout: Duration::from_secs(5),
+            state: Mutex::new(State {
+                output: Some(output),
+                ..State::default()
+            }),
+        });
+        let config = KafkaSourceConfig::new(broker.bootstrap_servers(), vec!["t".into()], group);
+        let consumer: BaseConsumer<GroupContext> = config
+            .client_config()
+            .create_with_context(GroupContext {
+                shared: shared.clone(),
+            })
+            .expect("consumer");
+        consumer.subscribe(&["t"]).expect("subscribe");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while consumer.assignment().map_or(0, |a| a.count()) < 2 && Instant::now() < deadline {
+            let _ = consumer.poll(Duration::from_millis(100));
+        }
+        assert_eq!(consumer.assignment().map(|a| a.count()).ok(), Some(2));
+        (shared, consumer, receiver)
+    }
+
+    #[test]
+    fn leaving_the_group_closes_the_consumer_or_abandons_it_and_always_ends_the_output() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let broker = crate::kafka::EmbeddedBroker::start(1).expect("broker");
+        broker.create_topic("t", 2).expect("topic");
+
+        let (shared, consumer, mut receiver) =
+            assigned_consumer(&broker, "g1", runtime.handle().clone());
+        leave_group(&shared, consumer, CLOSE_TIMEOUT);
+        assert_eq!(
+            Arc::strong_count(&shared),
+            1,
+            "the consumer was closed and dropped"
+        );
+        assert!(
+            shared.state().assigned.is_empty(),
+            "its partitions were revoked"
+        );
+        // What is left on the output is the revocation's barrier, and then it ends.
+        let batches: Vec<_> = std::iter::from_fn(|| runtime.block_on(receiver.recv())).collect();
+        assert!(!batches.is_empty());
+        assert!(batches.iter().all(|b| b.barrier.is_some()));
+
+        // No time to close: the consumer is abandoned, yet the source's output still ends.
+        let (shared, consumer, mut receiver) =
+            assigned_consumer(&broker, "g2", runtime.handle().clone());
+        leave_group(&shared, consumer, Duration::ZERO);
+        assert_eq!(
+            Arc::strong_count(&shared),
+            2,
+            "the abandoned consumer holds the rest"
+        );
+        assert!(
+            runtime.block_on(receiver.recv()).is_none(),
+            "the output ended"
+        );
     }
 
     #[test]
