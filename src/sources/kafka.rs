@@ -541,8 +541,8 @@ fn finish(shared: &Shared, consumer: BaseConsumer<GroupContext>) -> anyhow::Resu
 /// session timeout.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Lets a join under way finish, gives the partitions up, closes the consumer within
-/// `timeout` and ends the output.
+/// Lets a join under way finish, gives the partitions up, ends the output and closes the
+/// consumer, waiting at most `timeout` in all.
 ///
 /// Leaving in the middle of a join is what librdkafka 2.12 handles worst: a group sync that
 /// fails while the consumer is closing sends a LeaveGroup with no coordinator, which crashes
@@ -550,42 +550,43 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 /// a rebalance crossing the close can keep it from ever reporting the consumer closed
 /// (librdkafka#4527 and its kin), while rdkafka's drop polls for that without a bound. So a
 /// join under way is let finish first, the partitions are released with nothing else in
-/// flight (#4527's workaround), the close is bounded, and a consumer still not closed by then
-/// is abandoned with an error logged. What it read is committed already; the group takes its
-/// partitions back after the session timeout.
+/// flight (#4527's workaround), and the close is waited for with a bound: a consumer still
+/// closing by then goes on closing in the background, with an error logged. What it read is
+/// committed already.
 fn leave_group(shared: &Shared, consumer: BaseConsumer<GroupContext>, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     let before_deadline = || Instant::now() < deadline;
     // Messages polled from here on are not handed on: their offsets are in no table, so the
     // next owner reads them again.
-    while !shared.state().joined && before_deadline() {
+    while !shared.state().joined && has_member_id(&consumer) && before_deadline() {
         let _ = consumer.poll(Duration::from_millis(100));
     }
     consumer.unsubscribe();
     while consumer.assignment().is_ok_and(|a| a.count() > 0) && before_deadline() {
         let _ = consumer.poll(Duration::from_millis(100));
     }
-    let closed = match consumer.close_queue() {
-        Ok(()) => {
-            while !consumer.closed() && before_deadline() {
-                let _ = consumer.poll(Duration::from_millis(100));
-            }
-            consumer.closed()
-        }
-        Err(error) => {
-            tracing::warn!(source = %shared.source, "cannot close the Kafka consumer: {error}");
-            false
-        }
-    };
+    // What is left runs in rdkafka's drop: the close, polled until librdkafka reports it. It
+    // runs on a thread of its own so that it can be waited for with a bound.
     shared.state().output = None;
-    if closed {
-        drop(consumer);
-    } else {
+    let (closed, close_reported) = std::sync::mpsc::channel();
+    let closing = std::thread::Builder::new()
+        .name(format!("{}-close", shared.source))
+        .spawn(move || {
+            drop(consumer);
+            let _ = closed.send(());
+        });
+    if let Err(error) = closing {
+        tracing::warn!(source = %shared.source, "cannot start a thread to close the Kafka consumer (it was closed here, without a bound): {error}");
+        return;
+    }
+    if close_reported
+        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        .is_err()
+    {
         tracing::error!(
             source = %shared.source,
-            "the Kafka consumer did not close within {timeout:?}; abandoning it (what it read is committed; the group reassigns its partitions after the session timeout)"
+            "the Kafka consumer did not close within {timeout:?}; leaving it closing in the background (what it read is committed; if it never closes, the group reassigns its partitions after the session timeout)"
         );
-        std::mem::forget(consumer);
     }
 }
 
@@ -662,6 +663,25 @@ fn copy_payload(buffer: &mut BytesMut, payload: &[u8]) -> Bytes {
     }
     buffer.extend_from_slice(payload);
     buffer.split().freeze()
+}
+
+/// Whether the group coordinator has given this member an id: once it has, and until the
+/// first assignment, the member is in the middle of its join. A consumer that never reached
+/// the brokers has none, so it closes at once.
+fn has_member_id(consumer: &BaseConsumer<GroupContext>) -> bool {
+    let client = consumer.client().native_ptr();
+    // SAFETY: `client` is the consumer's live handle; `rd_kafka_memberid` returns null or a
+    // NUL-terminated string allocated by librdkafka, read once and released with
+    // `rd_kafka_mem_free` as its documentation asks.
+    unsafe {
+        let id = rdkafka::bindings::rd_kafka_memberid(client);
+        if id.is_null() {
+            return false;
+        }
+        let set = *id != 0;
+        rdkafka::bindings::rd_kafka_mem_free(client, id.cast());
+        set
+    }
 }
 
 /// High watermarks of every partition of the topics, read once at start for `--until-idle`.
@@ -868,6 +888,7 @@ mod tests {
 
         let (shared, consumer, mut receiver) =
             assigned_consumer(&broker, "g1", runtime.handle().clone());
+        assert!(has_member_id(&consumer));
         leave_group(&shared, consumer, CLOSE_TIMEOUT);
         assert_eq!(
             Arc::strong_count(&shared),
@@ -883,15 +904,21 @@ mod tests {
         assert!(!batches.is_empty());
         assert!(batches.iter().all(|b| b.barrier.is_some()));
 
-        // No time to close: the consumer is abandoned, yet the source's output still ends.
+        let never_joined: BaseConsumer<GroupContext> =
+            KafkaSourceConfig::new(broker.bootstrap_servers(), vec!["t".into()], "g3")
+                .client_config()
+                .create_with_context(GroupContext {
+                    shared: shared.clone(),
+                })
+                .expect("consumer");
+        assert!(!has_member_id(&never_joined));
+        drop(never_joined);
+
+        // No time to close: the consumer goes on closing in the background, and the source's
+        // output has ended all the same.
         let (shared, consumer, mut receiver) =
             assigned_consumer(&broker, "g2", runtime.handle().clone());
         leave_group(&shared, consumer, Duration::ZERO);
-        assert_eq!(
-            Arc::strong_count(&shared),
-            2,
-            "the abandoned consumer holds the rest"
-        );
         assert!(
             runtime.block_on(receiver.recv()).is_none(),
             "the output ended"
