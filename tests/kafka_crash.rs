@@ -49,14 +49,16 @@ fn spawn_in_group(
     if until_idle {
         command.arg("--until-idle");
     }
-    command
+    let child = command
         .env("KAFKA_BROKERS", brokers)
         .env("LAKETIDE_LAKE", lake)
         .env("LAKETIDE_GROUP", group)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).expect("log file"))
         .spawn()
-        .expect("laketide starts")
+        .expect("laketide starts");
+    common::kill_if_the_watchdog_fires(&child);
+    child
 }
 
 fn commits(lake: &Path) -> usize {
@@ -71,6 +73,7 @@ fn kill(child: &mut Child) {
         .args(["-KILL", &child.id().to_string()])
         .status();
     let _ = child.wait();
+    common::forget_child(child.id());
 }
 
 /// The embedded broker keeps 5 MiB per partition; 12 partitions hold 100k pins.
@@ -136,7 +139,9 @@ fn terminate(child: &mut Child) -> std::process::ExitStatus {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
-    child.wait().expect("exits")
+    let status = child.wait().expect("exits");
+    common::forget_child(child.id());
+    status
 }
 
 /// The test is only meaningful if the broker still holds every produced message.
@@ -288,6 +293,7 @@ async fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
         }
         tokio::time::sleep(Duration::from_millis(random.below(300))).await;
         if child.try_wait().expect("status").is_some() {
+            common::forget_child(child.id());
             break; // it finished everything before the kill
         }
         kill(&mut child);
@@ -300,10 +306,12 @@ async fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     assert!(kills >= 5, "only {kills} kills landed mid-run");
     let log = dir.path().join("final.log");
     let mut last = spawn(&topology, &brokers, &lake, &log, true);
+    let pid = last.id();
     let status = tokio::task::spawn_blocking(move || last.wait())
         .await
         .expect("join")
         .expect("wait");
+    common::forget_child(pid);
     let final_log = std::fs::read_to_string(&log).unwrap_or_default();
     eprintln!("final run:\n{final_log}");
     assert!(status.success(), "{final_log}");

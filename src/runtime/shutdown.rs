@@ -28,7 +28,7 @@ impl Shutdown {
     /// True once shutdown is triggered, or once every trigger is gone: then nobody is left
     /// who could trigger it, as when the run that held the trigger was dropped.
     pub fn is_triggered(&self) -> bool {
-        *self.receiver.borrow() || self.receiver.has_changed().is_err()
+        *self.receiver.borrow() || self.receiver.is_closed()
     }
 
     /// Resolves once shutdown is triggered (or every trigger is gone, which means the same).

@@ -200,9 +200,12 @@ struct Shared {
 
 #[derive(Default)]
 struct State {
-    /// Where batches go; `None` once the consumer has left the group, which ends the output
-    /// even when librdkafka keeps the consumer (and so this state) alive (see [`leave_group`]).
+    /// Where batches go; `None` once the source has given its partitions up and is closing
+    /// the consumer, which ends the output even while the close goes on (see [`leave_group`]).
     output: Option<mpsc::Sender<Batch<Bytes>>>,
+    /// Whether a batch went downstream since the sinks last acknowledged a barrier: if not,
+    /// there is nothing for a barrier to wait for.
+    handed_on_since_barrier: bool,
     /// Assigned partitions by (topic, partition).
     assigned: HashMap<(String, i32), Assigned>,
     /// The key of the partition the last message came from: messages arrive in runs per
@@ -214,8 +217,9 @@ struct State {
     payloads: BytesMut,
     /// Whether any assigned partition has read offsets not yet sent downstream as progress.
     progress_pending: bool,
-    /// Whether this member has completed a join: librdkafka calls the assign callback after
-    /// every successful group sync, with no partitions too.
+    /// Whether this member holds the outcome of a completed join: librdkafka calls the assign
+    /// callback after every successful group sync (with no partitions too), and a revocation
+    /// is followed by a rejoin.
     joined: bool,
     batch_started: Option<Instant>,
     /// Wall clock when the batch started, in µs: the ingest time of messages without a timestamp.
@@ -263,7 +267,9 @@ impl Shared {
             .output
             .as_ref()
             .is_some_and(|output| output.blocking_send(Batch::new(records, progress)).is_ok());
-        if !sent {
+        if sent {
+            state.handed_on_since_barrier = true;
+        } else {
             state.downstream_gone = true;
         }
         !state.downstream_gone
@@ -274,7 +280,7 @@ impl Shared {
         let barrier = Barrier::new();
         {
             let mut state = self.state();
-            if !self.flush(&mut state) {
+            if !self.flush(&mut state) || !state.handed_on_since_barrier {
                 return;
             }
             let mut batch = Batch::new(Vec::new(), Vec::new());
@@ -291,6 +297,8 @@ impl Shared {
         let started = Instant::now();
         if barrier.wait(self.resume.sinks(), self.barrier_timeout) {
             tracing::debug!(source = %self.source, "sinks committed in {:?}", started.elapsed());
+            // Only what this thread hands on sets it again, and this thread is here.
+            self.state().handed_on_since_barrier = false;
         } else {
             tracing::error!(
                 source = %self.source,
@@ -350,6 +358,7 @@ impl Shared {
 
     fn revoke(&self, consumer: &BaseConsumer<GroupContext>, tpl: &TopicPartitionList) {
         tracing::debug!(source = %self.source, "revoking {} partitions", tpl.count());
+        self.state().joined = false;
         // Everything read so far, from every partition, is committed before any is let go.
         // Kafka's offsets are not committed here: a commit from inside the rebalance callback
         // waits on the rebalance itself (seen with librdkafka 2.12). The poll loop commits
@@ -537,22 +546,25 @@ fn finish(shared: &Shared, consumer: BaseConsumer<GroupContext>) -> anyhow::Resu
     Ok(())
 }
 
-/// How long leaving the group may take; a rebalance under way can hold it up to about one
-/// session timeout.
+/// How long leaving the group waits for a join under way and for the close. Giving the
+/// partitions up between the two can add a barrier, bounded by `barrier_timeout`, when
+/// something was handed on since the last one.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Lets a join under way finish, gives the partitions up, ends the output and closes the
-/// consumer, waiting at most `timeout` in all.
+/// consumer.
 ///
 /// Leaving in the middle of a join is what librdkafka 2.12 handles worst: a group sync that
 /// fails while the consumer is closing sends a LeaveGroup with no coordinator, which crashes
 /// the process (librdkafka#5347, fixed upstream after the version rdkafka-sys bundles), and
 /// a rebalance crossing the close can keep it from ever reporting the consumer closed
 /// (librdkafka#4527 and its kin), while rdkafka's drop polls for that without a bound. So a
-/// join under way is let finish first, the partitions are released with nothing else in
-/// flight (#4527's workaround), and the close is waited for with a bound: a consumer still
-/// closing by then goes on closing in the background, with an error logged. What it read is
-/// committed already.
+/// join under way is let finish first, as far as librdkafka lets it be seen (from the first
+/// group response to the next assignment), the partitions are released with nothing else in
+/// flight (#4527's workaround), and the close is waited for with a bound, of which it gets at
+/// least a sixth even when the join used up the rest: a consumer still closing by then goes
+/// on closing in the background, with an error logged. The tables hold what the sinks
+/// committed, and the next owner resumes after it.
 fn leave_group(shared: &Shared, consumer: BaseConsumer<GroupContext>, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     let before_deadline = || Instant::now() < deadline;
@@ -568,6 +580,9 @@ fn leave_group(shared: &Shared, consumer: BaseConsumer<GroupContext>, timeout: D
     // What is left runs in rdkafka's drop: the close, polled until librdkafka reports it. It
     // runs on a thread of its own so that it can be waited for with a bound.
     shared.state().output = None;
+    let close_budget = deadline
+        .saturating_duration_since(Instant::now())
+        .max(timeout / 6);
     let (closed, close_reported) = std::sync::mpsc::channel();
     let closing = std::thread::Builder::new()
         .name(format!("{}-close", shared.source))
@@ -579,14 +594,15 @@ fn leave_group(shared: &Shared, consumer: BaseConsumer<GroupContext>, timeout: D
         tracing::warn!(source = %shared.source, "cannot start a thread to close the Kafka consumer (it was closed here, without a bound): {error}");
         return;
     }
-    if close_reported
-        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        .is_err()
-    {
-        tracing::error!(
+    match close_reported.recv_timeout(close_budget) {
+        Ok(()) => {}
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => tracing::error!(
             source = %shared.source,
-            "the Kafka consumer did not close within {timeout:?}; leaving it closing in the background (what it read is committed; if it never closes, the group reassigns its partitions after the session timeout)"
-        );
+            "the Kafka consumer did not close within {close_budget:?}; leaving it closing in the background (the tables hold what the sinks committed; if it never closes, the group reassigns its partitions after the session timeout)"
+        ),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            tracing::error!(source = %shared.source, "closing the Kafka consumer panicked")
+        }
     }
 }
 
@@ -877,7 +893,7 @@ mod tests {
     }
 
     #[test]
-    fn leaving_the_group_closes_the_consumer_or_abandons_it_and_always_ends_the_output() {
+    fn leaving_the_group_closes_the_consumer_and_ends_the_output() {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -886,9 +902,11 @@ mod tests {
         let broker = crate::kafka::EmbeddedBroker::start(1).expect("broker");
         broker.create_topic("t", 2).expect("topic");
 
+        // Something was handed on since the last barrier: giving the partitions up sends one.
         let (shared, consumer, mut receiver) =
             assigned_consumer(&broker, "g1", runtime.handle().clone());
         assert!(has_member_id(&consumer));
+        shared.state().handed_on_since_barrier = true;
         leave_group(&shared, consumer, CLOSE_TIMEOUT);
         assert_eq!(
             Arc::strong_count(&shared),
@@ -899,11 +917,19 @@ mod tests {
             shared.state().assigned.is_empty(),
             "its partitions were revoked"
         );
-        // What is left on the output is the revocation's barrier, and then it ends.
         let batches: Vec<_> = std::iter::from_fn(|| runtime.block_on(receiver.recv())).collect();
-        assert!(!batches.is_empty());
-        assert!(batches.iter().all(|b| b.barrier.is_some()));
+        assert_eq!(batches.len(), 1, "one barrier, then the output ended");
+        assert!(batches[0].barrier.is_some() && batches[0].records.is_empty());
 
+        // Nothing handed on since: no barrier, the output just ends.
+        let (shared, consumer, mut receiver) =
+            assigned_consumer(&broker, "g2", runtime.handle().clone());
+        leave_group(&shared, consumer, CLOSE_TIMEOUT);
+        assert!(runtime.block_on(receiver.recv()).is_none());
+
+        // A consumer that never reached its group has no member id and is not waited for.
+        let (output, mut receiver) = mpsc::channel(1);
+        shared.state().output = Some(output);
         let never_joined: BaseConsumer<GroupContext> =
             KafkaSourceConfig::new(broker.bootstrap_servers(), vec!["t".into()], "g3")
                 .client_config()
@@ -912,17 +938,38 @@ mod tests {
                 })
                 .expect("consumer");
         assert!(!has_member_id(&never_joined));
-        drop(never_joined);
+        let started = Instant::now();
+        leave_group(&shared, never_joined, CLOSE_TIMEOUT);
+        assert!(
+            started.elapsed() < CLOSE_TIMEOUT,
+            "it did not wait out its budget"
+        );
+        assert_eq!(Arc::strong_count(&shared), 1, "closed and dropped");
+        assert!(runtime.block_on(receiver.recv()).is_none());
+    }
 
-        // No time to close: the consumer goes on closing in the background, and the source's
-        // output has ended all the same.
+    #[test]
+    fn a_consumer_without_time_to_close_goes_on_closing_while_the_output_ends() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let broker = crate::kafka::EmbeddedBroker::start(1).expect("broker");
+        broker.create_topic("t", 2).expect("topic");
         let (shared, consumer, mut receiver) =
-            assigned_consumer(&broker, "g2", runtime.handle().clone());
+            assigned_consumer(&broker, "g", runtime.handle().clone());
         leave_group(&shared, consumer, Duration::ZERO);
         assert!(
             runtime.block_on(receiver.recv()).is_none(),
             "the output ended"
         );
+        // The close finishes in the background and releases the consumer.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Arc::strong_count(&shared) > 1 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(Arc::strong_count(&shared), 1);
     }
 
     #[test]

@@ -153,12 +153,13 @@ pub fn assert_bench_report(report: &serde_json::Value, records: u64) {
     assert!((0.0..=p99).contains(&p50), "{report:#}");
 }
 
-/// Ends the whole test process if the test holding it runs longer than `limit`, naming it.
+/// Ends the whole test process if the test holding it runs longer than `limit`, naming it,
+/// after killing the processes it registered with [`kill_if_the_watchdog_fires`].
 ///
 /// A test that hangs would otherwise hold CI until its overall time limit, and a tokio test
 /// whose body panics still waits, as its runtime shuts down, for any blocking thread still
-/// running. So the watchdog stays armed when its test panics, and is disarmed only when the
-/// test ends normally.
+/// running. So a test that panics keeps its watchdog armed until its thread has ended, which
+/// is after its runtime has shut down.
 pub struct Watchdog {
     disarm: Option<std::sync::mpsc::Sender<()>>,
 }
@@ -167,12 +168,18 @@ pub fn watchdog(test: &'static str, limit: std::time::Duration) -> Watchdog {
     let (disarm, armed) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
         if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = armed.recv_timeout(limit) {
+            for pid in CHILDREN.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
             // Straight to stderr: what `eprintln!` prints here is captured with the test's
             // output, which is lost when the process ends.
             use std::io::Write;
             let _ = writeln!(
                 std::io::stderr(),
-                "{test} is still running after {limit:?}: ending the test process"
+                "{test} is still running after {limit:?} (or it panicked and its runtime has \
+                 not shut down): ending the test process"
             );
             std::process::exit(101);
         }
@@ -182,11 +189,37 @@ pub fn watchdog(test: &'static str, limit: std::time::Duration) -> Watchdog {
     }
 }
 
+thread_local! {
+    /// Watchdogs of tests that panicked, disarmed when the test's thread ends.
+    static ARMED_UNTIL_THREAD_ENDS: std::cell::RefCell<Vec<std::sync::mpsc::Sender<()>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 impl Drop for Watchdog {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            // Keeps the channel open, so the watchdog fires if the runtime never shuts down.
-            std::mem::forget(self.disarm.take());
+        if std::thread::panicking()
+            && let Some(disarm) = self.disarm.take()
+        {
+            let _ = ARMED_UNTIL_THREAD_ENDS.try_with(|armed| armed.borrow_mut().push(disarm));
         }
     }
+}
+
+/// Processes a firing watchdog kills before it ends the test process, so that they do not
+/// go on running (retrying a broker that is gone) after it.
+static CHILDREN: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+pub fn kill_if_the_watchdog_fires(child: &std::process::Child) {
+    CHILDREN
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(child.id());
+}
+
+/// Once the process has been waited for, since its pid may be reused.
+pub fn forget_child(pid: u32) {
+    CHILDREN
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .retain(|known| *known != pid);
 }
