@@ -417,3 +417,32 @@ async fn brokers_down_at_start_and_mid_run_lose_nothing() {
     assert!(status.success(), "{}", log_of(&log));
     assert_tables_exactly_once(&lake, &[(31, 5_000), (32, 5_000)]).await;
 }
+
+/// A stop while the brokers cannot be reached: the consumers never joined their groups, so
+/// there is no join to wait for and nothing to commit; the process exits cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_the_brokers_are_down_exits_cleanly() {
+    let _watchdog = common::watchdog(
+        "sigterm_while_the_brokers_are_down_exits_cleanly",
+        Duration::from_secs(300),
+    );
+    let (broker, brokers) = broker_with_topics();
+    set_brokers_up(&broker, false);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lake = dir.path().join("lake");
+    let topology = topology(dir.path());
+    let log = dir.path().join("run.log");
+    let mut child = spawn_in_group(&topology, &brokers, &lake, &log, false, "unreachable");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        child.try_wait().expect("status").is_none(),
+        "it must wait for the brokers, not exit:\n{}",
+        log_of(&log)
+    );
+    let status = terminate(&mut child);
+    let text = log_of(&log);
+    assert!(status.success(), "{text}");
+    assert!(text.contains("stopping"), "{text}");
+    assert!(text.contains("0 records read"), "{text}");
+    assert!(!text.contains("did not close"), "{text}");
+}
