@@ -73,7 +73,6 @@ fn kill(child: &mut Child) {
         .args(["-KILL", &child.id().to_string()])
         .status();
     let _ = child.wait();
-    common::forget_child(child.id());
 }
 
 /// The embedded broker keeps 5 MiB per partition; 12 partitions hold 100k pins.
@@ -131,6 +130,27 @@ fn set_brokers_up(broker: &EmbeddedBroker, up: bool) {
     }
 }
 
+/// Takes the brokers down and starts `laketide run` (following, in `group`) under `dir`; four
+/// seconds later it must still be running, waiting for them. Returns it, its lake and its log.
+async fn start_with_brokers_down(
+    broker: &EmbeddedBroker,
+    brokers: &str,
+    dir: &Path,
+    group: &str,
+) -> (Child, PathBuf, PathBuf) {
+    set_brokers_up(broker, false);
+    let lake = dir.join("lake");
+    let log = dir.join("run.log");
+    let mut child = spawn_in_group(&topology(dir), brokers, &lake, &log, false, group);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        child.try_wait().expect("status").is_none(),
+        "it must wait for the brokers, not exit:\n{}",
+        log_of(&log)
+    );
+    (child, lake, log)
+}
+
 fn log_of(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
@@ -139,9 +159,7 @@ fn terminate(child: &mut Child) -> std::process::ExitStatus {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
-    let status = child.wait().expect("exits");
-    common::forget_child(child.id());
-    status
+    child.wait().expect("exits")
 }
 
 /// The test is only meaningful if the broker still holds every produced message.
@@ -245,10 +263,7 @@ async fn assert_exactly_once(lake: &Path, table: &str, produced: &[(u64, usize)]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
-    let _watchdog = common::watchdog(
-        "sigkill_at_random_moments_loses_and_duplicates_nothing",
-        Duration::from_secs(600),
-    );
+    let _watchdog = common::watchdog(Duration::from_secs(600));
     common::init_logs();
     const TRIPLES: usize = 100_000;
     const SEED: u64 = 11;
@@ -293,7 +308,6 @@ async fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
         }
         tokio::time::sleep(Duration::from_millis(random.below(300))).await;
         if child.try_wait().expect("status").is_some() {
-            common::forget_child(child.id());
             break; // it finished everything before the kill
         }
         kill(&mut child);
@@ -306,12 +320,10 @@ async fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     assert!(kills >= 5, "only {kills} kills landed mid-run");
     let log = dir.path().join("final.log");
     let mut last = spawn(&topology, &brokers, &lake, &log, true);
-    let pid = last.id();
     let status = tokio::task::spawn_blocking(move || last.wait())
         .await
         .expect("join")
         .expect("wait");
-    common::forget_child(pid);
     let final_log = std::fs::read_to_string(&log).unwrap_or_default();
     eprintln!("final run:\n{final_log}");
     assert!(status.success(), "{final_log}");
@@ -320,10 +332,7 @@ async fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_split_the_partitions_and_one_takes_over_when_the_other_dies() {
-    let _watchdog = common::watchdog(
-        "two_processes_split_the_partitions_and_one_takes_over_when_the_other_dies",
-        Duration::from_secs(600),
-    );
+    let _watchdog = common::watchdog(Duration::from_secs(600));
     let (_broker, brokers) = broker_with_topics();
     produce(&brokers, 20_000, 21).await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -373,24 +382,12 @@ async fn two_processes_split_the_partitions_and_one_takes_over_when_the_other_di
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn brokers_down_at_start_and_mid_run_lose_nothing() {
-    let _watchdog = common::watchdog(
-        "brokers_down_at_start_and_mid_run_lose_nothing",
-        Duration::from_secs(600),
-    );
+    let _watchdog = common::watchdog(Duration::from_secs(600));
     let (broker, brokers) = broker_with_topics();
     produce(&brokers, 5_000, 31).await;
-    set_brokers_up(&broker, false);
     let dir = tempfile::tempdir().expect("tempdir");
-    let lake = dir.path().join("lake");
-    let topology = topology(dir.path());
-    let log = dir.path().join("run.log");
-    let mut child = spawn_in_group(&topology, &brokers, &lake, &log, false, "outage");
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    assert!(
-        child.try_wait().expect("status").is_none(),
-        "it must wait for the brokers, not exit:\n{}",
-        log_of(&log)
-    );
+    let (mut child, lake, log) =
+        start_with_brokers_down(&broker, &brokers, dir.path(), "outage").await;
     assert!(
         log_of(&log).contains("retrying"),
         "a clear retrying line:\n{}",
@@ -422,23 +419,11 @@ async fn brokers_down_at_start_and_mid_run_lose_nothing() {
 /// there is no join to wait for and nothing to commit; the process exits cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_while_the_brokers_are_down_exits_cleanly() {
-    let _watchdog = common::watchdog(
-        "sigterm_while_the_brokers_are_down_exits_cleanly",
-        Duration::from_secs(300),
-    );
+    let _watchdog = common::watchdog(Duration::from_secs(300));
     let (broker, brokers) = broker_with_topics();
-    set_brokers_up(&broker, false);
     let dir = tempfile::tempdir().expect("tempdir");
-    let lake = dir.path().join("lake");
-    let topology = topology(dir.path());
-    let log = dir.path().join("run.log");
-    let mut child = spawn_in_group(&topology, &brokers, &lake, &log, false, "unreachable");
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(
-        child.try_wait().expect("status").is_none(),
-        "it must wait for the brokers, not exit:\n{}",
-        log_of(&log)
-    );
+    let (mut child, _, log) =
+        start_with_brokers_down(&broker, &brokers, dir.path(), "unreachable").await;
     let status = terminate(&mut child);
     let text = log_of(&log);
     assert!(status.success(), "{text}");

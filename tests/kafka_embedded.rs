@@ -27,10 +27,7 @@ fn broker_with_topics() -> EmbeddedBroker {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_to_delta_exactly_once_with_dead_letters_and_kafka_offsets() {
-    let _watchdog = common::watchdog(
-        "kafka_to_delta_exactly_once_with_dead_letters_and_kafka_offsets",
-        Duration::from_secs(300),
-    );
+    let _watchdog = common::watchdog(Duration::from_secs(300));
     let broker = broker_with_topics();
     let brokers = broker.bootstrap_servers().to_owned();
     let report = tokio::task::spawn_blocking({
@@ -189,10 +186,7 @@ async fn kafka_to_delta_exactly_once_with_dead_letters_and_kafka_offsets() {
 /// Dead letters produced to a Kafka topic as JSON, keyed and with their position.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_letters_can_go_to_a_kafka_topic() {
-    let _watchdog = common::watchdog(
-        "dead_letters_can_go_to_a_kafka_topic",
-        Duration::from_secs(300),
-    );
+    let _watchdog = common::watchdog(Duration::from_secs(300));
     let broker = broker_with_topics();
     broker.create_topic("dead", 1).expect("topic");
     let brokers = broker.bootstrap_servers().to_owned();

@@ -12,10 +12,7 @@ use laketide::kafka::{create_topics, produce_triples};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pinterest_kafka_topology_on_a_real_broker() {
-    let _watchdog = common::watchdog(
-        "pinterest_kafka_topology_on_a_real_broker",
-        Duration::from_secs(300),
-    );
+    let _watchdog = common::watchdog(Duration::from_secs(300));
     let Ok(brokers) = std::env::var("LAKETIDE_TANSU_BROKERS") else {
         eprintln!(
             "SKIPPED pinterest_kafka_topology_on_a_real_broker: LAKETIDE_TANSU_BROKERS is not set (tests/run starts tansu and sets it)"
@@ -79,7 +76,7 @@ async fn pinterest_kafka_topology_on_a_real_broker() {
 /// pipeline consumes, and reports every record committed.
 #[test]
 fn bench_runs_against_a_real_broker() {
-    let _watchdog = common::watchdog("bench_runs_against_a_real_broker", Duration::from_secs(300));
+    let _watchdog = common::watchdog(Duration::from_secs(300));
     let Ok(brokers) = std::env::var("LAKETIDE_TANSU_BROKERS") else {
         eprintln!(
             "SKIPPED bench_runs_against_a_real_broker: LAKETIDE_TANSU_BROKERS is not set (tests/run starts tansu and sets it)"

@@ -227,6 +227,22 @@ struct State {
     downstream_gone: bool,
 }
 
+impl State {
+    /// Sends `batch` downstream, waiting for room. False once downstream has gone.
+    fn hand_on(&mut self, batch: Batch<Bytes>) -> bool {
+        let sent = self
+            .output
+            .as_ref()
+            .is_some_and(|output| output.blocking_send(batch).is_ok());
+        if sent {
+            self.handed_on_since_barrier = true;
+        } else {
+            self.downstream_gone = true;
+        }
+        sent
+    }
+}
+
 struct Assigned {
     partition: Partition,
     /// Offsets at or below this are in every sink's table already.
@@ -263,16 +279,7 @@ impl Shared {
         state.progress_pending = false;
         state.batch_started = None;
         self.stats.read(&self.source, records.len() as u64);
-        let sent = state
-            .output
-            .as_ref()
-            .is_some_and(|output| output.blocking_send(Batch::new(records, progress)).is_ok());
-        if sent {
-            state.handed_on_since_barrier = true;
-        } else {
-            state.downstream_gone = true;
-        }
-        !state.downstream_gone
+        state.hand_on(Batch::new(records, progress))
     }
 
     /// Sends what is buffered plus a barrier, and waits until every sink committed it.
@@ -285,12 +292,7 @@ impl Shared {
             }
             let mut batch = Batch::new(Vec::new(), Vec::new());
             batch.barrier = Some(barrier.clone());
-            let sent = state
-                .output
-                .as_ref()
-                .is_some_and(|output| output.blocking_send(batch).is_ok());
-            if !sent {
-                state.downstream_gone = true;
+            if !state.hand_on(batch) {
                 return;
             }
         }
@@ -853,8 +855,35 @@ mod tests {
         assert_eq!(&copy_payload(&mut buffer, b"{}")[..], b"{}");
     }
 
-    /// A consumer subscribed to a two-partition topic of a fresh embedded broker, holding its
-    /// partitions, and the receiving end of its output.
+    /// A multi-threaded runtime for the rebalance callbacks' table reads, and an embedded
+    /// broker with a two-partition topic `t`.
+    fn runtime_and_broker() -> (tokio::runtime::Runtime, crate::kafka::EmbeddedBroker) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let broker = crate::kafka::EmbeddedBroker::start(1).expect("broker");
+        broker.create_topic("t", 2).expect("topic");
+        (runtime, broker)
+    }
+
+    /// The source's consumer, as `consume` configures it, not yet subscribed.
+    fn consumer_in(
+        broker: &crate::kafka::EmbeddedBroker,
+        group: &str,
+        shared: &Arc<Shared>,
+    ) -> BaseConsumer<GroupContext> {
+        KafkaSourceConfig::new(broker.bootstrap_servers(), vec!["t".into()], group)
+            .client_config()
+            .create_with_context(GroupContext {
+                shared: shared.clone(),
+            })
+            .expect("consumer")
+    }
+
+    /// A consumer subscribed to `t`, holding both its partitions, and the receiving end of
+    /// its output.
     fn assigned_consumer(
         broker: &crate::kafka::EmbeddedBroker,
         group: &str,
@@ -876,13 +905,7 @@ mod tests {
                 ..State::default()
             }),
         });
-        let config = KafkaSourceConfig::new(broker.bootstrap_servers(), vec!["t".into()], group);
-        let consumer: BaseConsumer<GroupContext> = config
-            .client_config()
-            .create_with_context(GroupContext {
-                shared: shared.clone(),
-            })
-            .expect("consumer");
+        let consumer = consumer_in(broker, group, &shared);
         consumer.subscribe(&["t"]).expect("subscribe");
         let deadline = Instant::now() + Duration::from_secs(30);
         while consumer.assignment().map_or(0, |a| a.count()) < 2 && Instant::now() < deadline {
@@ -894,13 +917,7 @@ mod tests {
 
     #[test]
     fn leaving_the_group_closes_the_consumer_and_ends_the_output() {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let broker = crate::kafka::EmbeddedBroker::start(1).expect("broker");
-        broker.create_topic("t", 2).expect("topic");
+        let (runtime, broker) = runtime_and_broker();
 
         // Something was handed on since the last barrier: giving the partitions up sends one.
         let (shared, consumer, mut receiver) =
@@ -930,13 +947,7 @@ mod tests {
         // A consumer that never reached its group has no member id and is not waited for.
         let (output, mut receiver) = mpsc::channel(1);
         shared.state().output = Some(output);
-        let never_joined: BaseConsumer<GroupContext> =
-            KafkaSourceConfig::new(broker.bootstrap_servers(), vec!["t".into()], "g3")
-                .client_config()
-                .create_with_context(GroupContext {
-                    shared: shared.clone(),
-                })
-                .expect("consumer");
+        let never_joined = consumer_in(&broker, "g3", &shared);
         assert!(!has_member_id(&never_joined));
         let started = Instant::now();
         leave_group(&shared, never_joined, CLOSE_TIMEOUT);
@@ -950,13 +961,7 @@ mod tests {
 
     #[test]
     fn a_consumer_without_time_to_close_goes_on_closing_while_the_output_ends() {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let broker = crate::kafka::EmbeddedBroker::start(1).expect("broker");
-        broker.create_topic("t", 2).expect("topic");
+        let (runtime, broker) = runtime_and_broker();
         let (shared, consumer, mut receiver) =
             assigned_consumer(&broker, "g", runtime.handle().clone());
         leave_group(&shared, consumer, Duration::ZERO);

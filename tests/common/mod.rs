@@ -164,15 +164,13 @@ pub struct Watchdog {
     disarm: Option<std::sync::mpsc::Sender<()>>,
 }
 
-pub fn watchdog(test: &'static str, limit: std::time::Duration) -> Watchdog {
+/// A watchdog for the calling test: libtest names each test's thread after the test.
+pub fn watchdog(limit: std::time::Duration) -> Watchdog {
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
     let (disarm, armed) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
         if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = armed.recv_timeout(limit) {
-            for pid in CHILDREN.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-                let _ = std::process::Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
-            }
+            kill_children();
             // Straight to stderr: what `eprintln!` prints here is captured with the test's
             // output, which is lost when the process ends.
             use std::io::Write;
@@ -216,10 +214,21 @@ pub fn kill_if_the_watchdog_fires(child: &std::process::Child) {
         .push(child.id());
 }
 
-/// Once the process has been waited for, since its pid may be reused.
-pub fn forget_child(pid: u32) {
-    CHILDREN
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .retain(|known| *known != pid);
+/// Kills the registered processes that are still this process's children: a pid whose
+/// process has ended and been waited for may since belong to another program.
+fn kill_children() {
+    let me = std::process::id().to_string();
+    for pid in CHILDREN.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        // The parent pid is the second field after the command name, which ends at the
+        // last `)` and may itself hold spaces.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let parent = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1));
+        if parent == Some(me.as_str()) {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
 }
