@@ -2,6 +2,7 @@
 //! broker, producer settings, and sending emulated records.
 
 mod embedded;
+pub(crate) mod fetch_queue;
 mod produce;
 
 pub use embedded::EmbeddedBroker;

@@ -18,7 +18,6 @@ use futures::future::BoxFuture;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, TopicPartitionList as Tpl};
@@ -28,9 +27,9 @@ use tokio::sync::mpsc;
 
 use super::{Source, SourceContext};
 use crate::dsl::{
-    Barrier, Batch, Header, OffsetUnit, Partition, PartitionId, Position, Progress, Record,
-    now_micros,
+    Barrier, Batch, OffsetUnit, Partition, PartitionId, Position, Progress, Record, now_micros,
 };
+use crate::kafka::fetch_queue::{FetchQueue, FetchRoute, FetchedMessage};
 use crate::runtime::{Resume, RunStats, Shutdown};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -211,6 +210,10 @@ struct State {
     /// The key of the partition the last message came from: messages arrive in runs per
     /// partition, so most lookups reuse it instead of allocating a key.
     last_key: Option<(String, i32)>,
+    /// Where assigned partitions send their messages, while the poll loop takes from there
+    /// (see [`crate::kafka::fetch_queue`]); `None` before and after, when they stay on the
+    /// consumer queue.
+    fetch_route: Option<FetchRoute>,
     records: Vec<Record<Bytes>>,
     /// Message payloads are copied out of librdkafka's buffers into this shared buffer, one
     /// after another, rather than each into an allocation of its own (see [`copy_payload`]).
@@ -253,6 +256,9 @@ struct Assigned {
     progress_pending: bool,
     /// The last offset committed to Kafka by this process.
     committed_to_kafka: Option<i64>,
+    /// Its messages go to the fetch queue. One that could not be routed stays on the consumer
+    /// queue for good, so that its messages never come by two paths, out of order.
+    routed: bool,
 }
 
 impl Shared {
@@ -313,8 +319,14 @@ impl Shared {
     fn assign(&self, consumer: &BaseConsumer<GroupContext>, tpl: &mut TopicPartitionList) {
         let mut state = self.state();
         state.joined = true;
+        let route = state.fetch_route;
         for element in tpl.elements() {
             let (topic, number) = (element.topic().to_owned(), element.partition());
+            // Before the assignment starts the fetching: from then on the partition's messages
+            // all go to the fetch queue.
+            // SAFETY: `fetch_route` is set only while its queue lives (see `RouteInState`).
+            let routed =
+                route.is_some_and(|route| unsafe { route.route(consumer, &topic, number) });
             let partition = Arc::new(PartitionId {
                 source: self.source.clone(),
                 name: Arc::from(format!("{topic}/{number}")),
@@ -338,6 +350,7 @@ impl Shared {
                     read: None,
                     progress_pending: false,
                     committed_to_kafka: None,
+                    routed,
                 },
             );
         }
@@ -383,6 +396,21 @@ impl Shared {
         };
         if let Err(error) = result {
             tracing::error!(source = %self.source, "cannot release the revoked partitions: {error}");
+        }
+    }
+
+    /// Routes the routed partitions again. librdkafka drops a route when a partition stops
+    /// fetching, and the stop is handled on its own thread: a partition revoked and assigned
+    /// again at once could lose the route set before the assignment. Its messages then wait
+    /// on the partition's own queue, in order, until this moves them on.
+    fn route_again(&self, consumer: &BaseConsumer<GroupContext>) {
+        let state = self.state();
+        let Some(route) = state.fetch_route else {
+            return;
+        };
+        for ((topic, number), _) in state.assigned.iter().filter(|(_, a)| a.routed) {
+            // SAFETY: `fetch_route` is set only while its queue lives (see `RouteInState`).
+            unsafe { route.route(consumer, topic, *number) };
         }
     }
 
@@ -444,8 +472,9 @@ impl ConsumerContext for GroupContext {
     }
 }
 
-/// See the poll loop in [`consume`].
-const MESSAGES_BETWEEN_TIMERS: u32 = 64;
+/// How long the poll loop waits for messages (or, before any partition is assigned, for
+/// events) when there are none: also how late the other queue is looked at.
+const POLL_WAIT: Duration = Duration::from_millis(50);
 
 fn consume(config: KafkaSourceConfig, ctx: SourceContext, handle: Handle) -> anyhow::Result<()> {
     let shared = Arc::new(Shared {
@@ -465,78 +494,141 @@ fn consume(config: KafkaSourceConfig, ctx: SourceContext, handle: Handle) -> any
             shared: shared.clone(),
         })
         .context("cannot create the Kafka consumer (check `properties`)")?;
+    let mut fetches = FetchQueue::new(&consumer)
+        .context("cannot create a queue for the Kafka consumer's messages")?;
+    let routing = RouteInState::set(&shared, fetches.route());
     let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
     consumer
         .subscribe(&topics)
         .with_context(|| format!("cannot subscribe to {}", config.topics.join(", ")))?;
     let targets = if ctx.until_idle {
-        match high_watermarks(&consumer, &config, &ctx.shutdown) {
-            Some(targets) => Some(targets),
-            None => return finish(&shared, consumer), // shut down while waiting for brokers
-        }
+        high_watermarks(&consumer, &config, &ctx.shutdown)
     } else {
         None
     };
+    // `None` with --until-idle: shut down while waiting for the brokers.
+    if targets.is_some() || !ctx.until_idle {
+        poll_loop(
+            &config,
+            &ctx.shutdown,
+            &shared,
+            &consumer,
+            &mut fetches,
+            targets.as_ref(),
+        );
+    }
+    // The queue goes before the consumer (the borrow checker sees to that), and the route
+    // before the queue.
+    drop(routing);
+    drop(fetches);
+    finish(&shared, consumer)
+}
+
+/// Reads until shutdown, until downstream has gone, or (with `targets`) until caught up.
+fn poll_loop(
+    config: &KafkaSourceConfig,
+    shutdown: &Shutdown,
+    shared: &Shared,
+    consumer: &BaseConsumer<GroupContext>,
+    fetches: &mut FetchQueue<'_>,
+    targets: Option<&HashMap<(String, i32), i64>>,
+) {
     let mut last_commit = Instant::now();
     let mut last_lag_report = Instant::now();
     let mut last_idle_check = Instant::now();
     let mut last_warning: Option<Instant> = None;
-    // Timers are looked at when the consumer is idle or every so many messages, not per
-    // message: a clock read costs as much as handling a small message.
-    let mut since_timers = 0u32;
     loop {
-        if ctx.shutdown.is_triggered() {
-            break;
+        if shutdown.is_triggered() {
+            return;
         }
-        match consumer.poll(Duration::from_millis(50)) {
+        // The consumer queue: rebalances (the callbacks run in here), errors, commit results,
+        // and the messages of a partition that could not be routed.
+        let waiting_for_partitions = shared.state().assigned.is_empty();
+        let event_wait = if waiting_for_partitions {
+            POLL_WAIT
+        } else {
+            Duration::ZERO
+        };
+        match consumer.poll(event_wait) {
             Some(Ok(message)) => {
-                let mut state = shared.state();
-                accept(&mut state, &message, config.batch_records);
-                if state.records.len() >= config.batch_records && !shared.flush(&mut state) {
-                    break;
-                }
-                since_timers += 1;
-                if since_timers < MESSAGES_BETWEEN_TIMERS {
-                    continue;
+                if let Some(message) = FetchedMessage::of(&message) {
+                    let mut state = shared.state();
+                    accept(&mut state, &message, config.batch_records);
+                    if state.records.len() >= config.batch_records && !shared.flush(&mut state) {
+                        return;
+                    }
                 }
             }
-            Some(Err(error)) => warn_rate_limited(&mut last_warning, &config, &error),
+            Some(Err(error)) => warn_rate_limited(&mut last_warning, config, &error),
             None => {}
         }
-        since_timers = 0;
+        // The fetch queue: every routed partition's messages, a batch per call. The state is
+        // locked once messages are there, not while waiting for them.
+        let mut state = None;
+        let room = config.batch_records - shared.state().records.len().min(config.batch_records);
+        let message_wait = if waiting_for_partitions {
+            Duration::ZERO
+        } else {
+            POLL_WAIT
+        };
+        fetches.take(room, message_wait, |message| match message.error() {
+            Some(error) => warn_rate_limited(&mut last_warning, config, &error),
+            None => {
+                let state = state.get_or_insert_with(|| shared.state());
+                accept(state, message, config.batch_records);
+            }
+        });
         {
-            let mut state = shared.state();
+            let mut state = state.unwrap_or_else(|| shared.state());
+            let full = state.records.len() >= config.batch_records;
             let waited = state
                 .batch_started
                 .is_some_and(|t| t.elapsed() >= config.max_batch_wait);
-            if (waited || (state.records.is_empty() && state.progress_pending))
+            if (full || waited || (state.records.is_empty() && state.progress_pending))
                 && !shared.flush(&mut state)
             {
-                break;
+                return;
             }
             if state.downstream_gone {
-                break;
+                return;
             }
         }
         if last_commit.elapsed() >= Duration::from_secs(1) {
-            shared.commit_to_kafka(&consumer, CommitMode::Async);
+            shared.commit_to_kafka(consumer, CommitMode::Async);
+            shared.route_again(consumer);
             last_commit = Instant::now();
         }
         if last_lag_report.elapsed() >= Duration::from_secs(5) {
-            report_lag(&shared, &consumer);
+            report_lag(shared, consumer);
             last_lag_report = Instant::now();
         }
-        if let Some(targets) = &targets
+        if let Some(targets) = targets
             && last_idle_check.elapsed() >= Duration::from_millis(500)
         {
             last_idle_check = Instant::now();
-            if caught_up(&shared, &consumer, targets) {
+            if caught_up(shared, consumer, targets) {
                 tracing::info!(source = %shared.source, "caught up with the high watermarks read at start");
-                break;
+                return;
             }
         }
     }
-    finish(&shared, consumer)
+}
+
+/// Keeps the fetch queue's route where the rebalance callback finds it, and takes it away
+/// again before the queue is destroyed, also when the poll loop unwinds.
+struct RouteInState<'a>(&'a Shared);
+
+impl<'a> RouteInState<'a> {
+    fn set(shared: &'a Shared, route: FetchRoute) -> Self {
+        shared.state().fetch_route = Some(route);
+        RouteInState(shared)
+    }
+}
+
+impl Drop for RouteInState<'_> {
+    fn drop(&mut self) {
+        self.0.state().fetch_route = None;
+    }
 }
 
 /// Commits everything read, then the offsets to Kafka, then leaves the group.
@@ -609,7 +701,7 @@ fn leave_group(shared: &Shared, consumer: BaseConsumer<GroupContext>, timeout: D
 }
 
 /// Adds one message to the batch being built.
-fn accept(state: &mut State, message: &BorrowedMessage<'_>, capacity: usize) {
+fn accept(state: &mut State, message: &FetchedMessage<'_>, capacity: usize) {
     let State {
         assigned,
         last_key,
@@ -641,24 +733,13 @@ fn accept(state: &mut State, message: &BorrowedMessage<'_>, capacity: usize) {
         .payload()
         .map(|payload| copy_payload(payloads, payload))
         .unwrap_or_default();
-    let headers = message
-        .headers()
-        .map(|headers| {
-            headers
-                .iter()
-                .map(|h| Header {
-                    key: h.key.to_owned(),
-                    value: h.value.map(Bytes::copy_from_slice),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let headers = message.headers();
     if state.records.is_empty() {
         state.records.reserve(capacity);
         state.batch_started = Some(Instant::now());
         state.batch_read_at = now_micros();
     }
-    let timestamp = message.timestamp().to_millis().map(|ms| ms * 1000);
+    let timestamp = message.timestamp_millis().map(|ms| ms * 1000);
     state.records.push(Record {
         value: raw.clone(),
         key: message.key().map(Bytes::copy_from_slice),
