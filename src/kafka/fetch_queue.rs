@@ -162,13 +162,17 @@ impl<'a> FetchedMessage<'a> {
     }
 
     pub fn topic(&self) -> &str {
+        std::str::from_utf8(self.topic_bytes()).unwrap_or("")
+    }
+
+    /// The topic's name as librdkafka has it: cheaper to compare than [`Self::topic`].
+    pub fn topic_bytes(&self) -> &[u8] {
         if self.message.rkt.is_null() {
-            return "";
+            return b"";
         }
         // SAFETY: a message's topic handle lives as long as the message; librdkafka returns
         // its NUL-terminated name.
-        let name = unsafe { CStr::from_ptr(rd::rd_kafka_topic_name(self.message.rkt)) };
-        name.to_str().unwrap_or("")
+        unsafe { CStr::from_ptr(rd::rd_kafka_topic_name(self.message.rkt)) }.to_bytes()
     }
 
     pub fn partition(&self) -> i32 {

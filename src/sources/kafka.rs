@@ -215,8 +215,9 @@ struct State {
     /// consumer queue.
     fetch_route: Option<FetchRoute>,
     records: Vec<Record<Bytes>>,
-    /// Message payloads are copied out of librdkafka's buffers into this shared buffer, one
-    /// after another, rather than each into an allocation of its own (see [`copy_payload`]).
+    /// Message payloads and keys are copied out of librdkafka's buffers into this shared
+    /// buffer, one after another, rather than each into an allocation of its own (see
+    /// [`copy_payload`]).
     payloads: BytesMut,
     /// Whether any assigned partition has read offsets not yet sent downstream as progress.
     progress_pending: bool,
@@ -709,10 +710,9 @@ fn accept(state: &mut State, message: &FetchedMessage<'_>, capacity: usize) {
         payloads,
         ..
     } = state;
-    if !last_key
-        .as_ref()
-        .is_some_and(|(topic, number)| *number == message.partition() && topic == message.topic())
-    {
+    if !last_key.as_ref().is_some_and(|(topic, number)| {
+        *number == message.partition() && topic.as_bytes() == message.topic_bytes()
+    }) {
         *last_key = Some((message.topic().to_owned(), message.partition()));
     }
     let Some(assigned) = last_key.as_ref().and_then(|key| assigned.get_mut(key)) else {
@@ -733,6 +733,7 @@ fn accept(state: &mut State, message: &FetchedMessage<'_>, capacity: usize) {
         .payload()
         .map(|payload| copy_payload(payloads, payload))
         .unwrap_or_default();
+    let key = message.key().map(|key| copy_payload(payloads, key));
     let headers = message.headers();
     if state.records.is_empty() {
         state.records.reserve(capacity);
@@ -742,7 +743,7 @@ fn accept(state: &mut State, message: &FetchedMessage<'_>, capacity: usize) {
     let timestamp = message.timestamp_millis().map(|ms| ms * 1000);
     state.records.push(Record {
         value: raw.clone(),
-        key: message.key().map(Bytes::copy_from_slice),
+        key,
         timestamp,
         headers,
         position: Position { partition, offset },
