@@ -482,9 +482,13 @@ impl ChildRun {
             .args(extra)
             .args(self.threads.map(|n| format!("--threads={n}")))
             .envs(self.env.iter().map(|(k, v)| (k, v)))
+            // A RUST_LOG of the user's own reaches the pipeline, to look into a run.
             .env(
                 "RUST_LOG",
-                "laketide=info,warn,buoyant_kernel=off,deltalake_core::writer::stats=error",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| {
+                    "laketide=info,warn,buoyant_kernel=off,deltalake_core::writer::stats=error"
+                        .into()
+                }),
             )
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -897,18 +897,42 @@ fn caught_up(
     done
 }
 
-/// Consumer lag per assigned partition, from the brokers' high watermarks.
+/// Consumer lag per assigned partition, from the high watermarks of the latest fetch
+/// responses. Those are cached: asking the brokers instead costs a round trip per partition,
+/// and each waits behind the connection's fetch, which an idle broker holds for up to
+/// `fetch.wait.max.ms` (500 ms): with 71 partitions that stalled the poll loop, and with it a
+/// shutdown, for 20 s.
 fn report_lag(shared: &Shared, consumer: &BaseConsumer<GroupContext>) {
     let state = shared.state();
     for ((topic, number), assigned) in &state.assigned {
-        if let Ok((_, high)) =
-            consumer.fetch_watermarks(topic.as_str(), *number, Duration::from_secs(1))
-        {
+        if let Some(high) = cached_high_watermark(consumer, topic, *number) {
             let position = assigned.read.map_or(0, |r| r + 1);
             metrics::gauge!("laketide_kafka_consumer_lag", "source" => shared.source.to_string(), "partition" => assigned.partition.name.to_string())
                 .set((high - position).max(0) as f64);
         }
     }
+}
+
+/// The partition's high watermark as of the latest fetch response, without a request; `None`
+/// before the first.
+fn cached_high_watermark(
+    consumer: &BaseConsumer<GroupContext>,
+    topic: &str,
+    partition: i32,
+) -> Option<i64> {
+    let topic = std::ffi::CString::new(topic).ok()?;
+    let (mut low, mut high) = (-1i64, -1i64);
+    // SAFETY: the client is the consumer's live handle; librdkafka writes both outputs.
+    let found = unsafe {
+        rdkafka::bindings::rd_kafka_get_watermark_offsets(
+            consumer.client().native_ptr(),
+            topic.as_ptr(),
+            partition,
+            &mut low,
+            &mut high,
+        )
+    };
+    (found == RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
 }
 
 fn warn_rate_limited(last: &mut Option<Instant>, config: &KafkaSourceConfig, error: &KafkaError) {
@@ -1057,6 +1081,33 @@ mod tests {
             std::thread::sleep(Duration::from_millis(50));
         }
         assert_eq!(Arc::strong_count(&shared), 1);
+    }
+
+    #[test]
+    fn lag_comes_from_the_watermark_of_the_latest_fetch() {
+        let (runtime, broker) = runtime_and_broker();
+        let producer: rdkafka::producer::BaseProducer =
+            crate::kafka::producer_config(broker.bootstrap_servers())
+                .create()
+                .expect("producer");
+        for _ in 0..5 {
+            let record = rdkafka::producer::BaseRecord::<(), str>::to("t")
+                .partition(0)
+                .payload("{}");
+            crate::kafka::send(&producer, record).expect("send");
+        }
+        crate::kafka::flush(&producer).expect("flush");
+        let (shared, consumer, _receiver) =
+            assigned_consumer(&broker, "lag", runtime.handle().clone());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut high = None;
+        while high.is_none() && Instant::now() < deadline {
+            let _ = consumer.poll(Duration::from_millis(100));
+            high = cached_high_watermark(&consumer, "t", 0);
+        }
+        assert_eq!(high, Some(5), "known from the fetch, without asking");
+        assert_eq!(cached_high_watermark(&consumer, "unknown", 0), None);
+        leave_group(&shared, consumer, CLOSE_TIMEOUT);
     }
 
     #[test]
