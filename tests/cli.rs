@@ -207,7 +207,36 @@ fn bench_measures_an_embedded_kafka_run_while_producing() {
         report["producer_cpu_seconds"].as_f64().is_some(),
         "{report:#}"
     );
+    assert_eq!(report["kafka_mode"], "live", "{report:#}");
     assert_bench_report(&report, 3000);
+}
+
+#[test]
+fn bench_measures_an_embedded_kafka_backlog_and_refuses_backlog_for_files() {
+    let report = bench_json(&[
+        "--source",
+        "kafka-embedded",
+        "--backlog",
+        "--records",
+        "3000",
+    ]);
+    assert_eq!(report["kafka_mode"], "backlog", "{report:#}");
+    assert!(
+        report["producer_cpu_seconds"].as_f64().is_some(),
+        "{report:#}"
+    );
+    assert_bench_report(&report, 3000);
+
+    let refused = laketide()
+        .args(["bench", "--backlog", "--records", "300"])
+        .output()
+        .expect("runs");
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("--backlog is for Kafka sources"),
+        "{stderr}"
+    );
 }
 
 #[test]

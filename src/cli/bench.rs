@@ -8,7 +8,9 @@
 //!
 //! With a file source the child reads a backlog and stops when idle. With Kafka the producer
 //! sends while the child consumes, as in production; once the child has read everything
-//! produced it is stopped with SIGTERM, which commits what it holds.
+//! produced it is stopped with SIGTERM, which commits what it holds. With `--backlog`, Kafka
+//! is measured like files: everything is produced first, then the child reads the backlog
+//! with the machine to itself.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -75,6 +77,12 @@ pub struct BenchArgs {
     /// range of all runs: on shared machines runs of the same code differ by 20-30%.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
+    /// Kafka: produce everything first, then run the pipeline on the backlog until it is
+    /// idle, as with files, so that the producer and the broker's intake do not share the
+    /// machine with the pipeline while it is measured (a consumer catching up, not one
+    /// keeping up). Latency then includes the time records waited in the backlog.
+    #[arg(long)]
+    pub backlog: bool,
     /// Print one JSON object on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -134,7 +142,10 @@ struct Report {
     tables: BTreeMap<String, u64>,
     /// Worker threads of the pipeline.
     threads: usize,
-    /// Kafka: partitions per topic, and the CPU the producer (and embedded broker) used.
+    /// Kafka: `live` (produced while the pipeline consumed) or `backlog` (produced first),
+    /// partitions per topic, and the CPU the producer (and embedded broker) used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kafka_mode: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     partitions: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -194,6 +205,11 @@ fn median_run(mut reports: Vec<Report>) -> Option<Report> {
 
 pub async fn bench(args: BenchArgs, threads: Option<usize>) -> anyhow::Result<()> {
     let source = BenchSource::parse(&args.source)?;
+    if args.backlog && source == BenchSource::File {
+        bail!(
+            "--backlog is for Kafka sources (--source kafka-embedded or kafka://HOST:PORT); a file source is always read as a backlog"
+        );
+    }
     let _temp;
     let work = match &args.work_dir {
         Some(dir) => {
@@ -401,20 +417,40 @@ async fn measure(args: &BenchArgs, run: &Prepared<'_>, files: RunFiles) -> anyho
                 ("LAKETIDE_TOPIC_PREFIX".into(), prefix.clone()),
                 ("LAKETIDE_GROUP".into(), prefix.clone()),
             ]);
-            progress(
-                args,
-                &format!(
-                    "producing to {brokers} ({} partitions per topic) while the pipeline consumes",
-                    partitions.unwrap_or(0)
-                ),
-            );
             let files = input_files.to_vec();
             let per_topic = partitions.unwrap_or(1);
-            tokio::task::spawn_blocking(move || {
-                child.run_live(&brokers, &prefix, &files, per_topic)
-            })
-            .await
-            .context("the bench driver panicked")??
+            if args.backlog {
+                progress(
+                    args,
+                    &format!(
+                        "producing to {brokers} ({per_topic} partitions per topic), then running the pipeline on the backlog"
+                    ),
+                );
+                tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                    let cpu_at_start = process_cpu_seconds();
+                    produce_files(&brokers, &prefix, &files, per_topic)?;
+                    let producer_cpu = cpu_at_start
+                        .zip(process_cpu_seconds())
+                        .map(|(start, end)| end - start);
+                    let measured = child.run_until_idle()?;
+                    let wall = measured.seconds;
+                    Ok((measured, wall, producer_cpu))
+                })
+                .await
+                .context("the bench driver panicked")??
+            } else {
+                progress(
+                    args,
+                    &format!(
+                        "producing to {brokers} ({per_topic} partitions per topic) while the pipeline consumes"
+                    ),
+                );
+                tokio::task::spawn_blocking(move || {
+                    child.run_live(&brokers, &prefix, &files, per_topic)
+                })
+                .await
+                .context("the bench driver panicked")??
+            }
         }
     };
 
@@ -446,6 +482,11 @@ async fn measure(args: &BenchArgs, run: &Prepared<'_>, files: RunFiles) -> anyho
         commits,
         tables,
         threads: super::worker_threads(threads),
+        kafka_mode: match source {
+            BenchSource::File => None,
+            _ if args.backlog => Some("backlog"),
+            _ => Some("live"),
+        },
         partitions,
         producer_cpu_seconds: producer_cpu,
         runs: Vec::new(),
@@ -807,6 +848,9 @@ fn render(report: &Report) -> String {
         "rows / dead letters",
         format!("{} / {}", report.rows_written, report.dead_letters),
     );
+    if let Some(mode) = report.kafka_mode {
+        line("Kafka mode", mode.to_owned());
+    }
     if let Some(partitions) = report.partitions {
         line("partitions per topic", partitions.to_string());
     }
