@@ -34,16 +34,19 @@ const MAX_BATCH: usize = 1024;
 /// queues to be destroyed before their client, and the borrow makes the compiler check it.
 pub(crate) struct FetchQueue<'consumer> {
     queue: NonNull<rd::rd_kafka_queue_t>,
+    client: NonNull<rd::rd_kafka_t>,
     batch: Vec<*mut rd::rd_kafka_message_t>,
     consumer: PhantomData<&'consumer ()>,
 }
 
 impl<'consumer> FetchQueue<'consumer> {
     pub fn new<C: ConsumerContext>(consumer: &'consumer BaseConsumer<C>) -> Option<Self> {
+        let client = NonNull::new(consumer.client().native_ptr())?;
         // SAFETY: the client pointer is the consumer's live handle.
-        let queue = unsafe { rd::rd_kafka_queue_new(consumer.client().native_ptr()) };
+        let queue = unsafe { rd::rd_kafka_queue_new(client.as_ptr()) };
         Some(FetchQueue {
             queue: NonNull::new(queue)?,
+            client,
             batch: Vec::with_capacity(MAX_BATCH),
             consumer: PhantomData,
         })
@@ -51,11 +54,16 @@ impl<'consumer> FetchQueue<'consumer> {
 
     /// What the rebalance handler routes partitions with. Valid while this queue lives.
     pub fn route(&self) -> FetchRoute {
-        FetchRoute(self.queue)
+        FetchRoute {
+            queue: self.queue,
+            client: self.client,
+        }
     }
 
-    /// Waits up to `timeout` for messages, then hands over at most `limit` of those there
-    /// (in the order each partition produced them) and releases them. The number taken.
+    /// Hands over at most `limit` messages (in the order each partition produced them) and
+    /// releases them; the number taken. If none is there, waits up to `timeout` for the
+    /// first. librdkafka's own wait lasts until all `limit` have come, which would hold every
+    /// slow trickle of messages for the whole `timeout`, so the wait is for one message only.
     pub fn take(
         &mut self,
         limit: usize,
@@ -63,33 +71,57 @@ impl<'consumer> FetchQueue<'consumer> {
         mut each: impl FnMut(&FetchedMessage),
     ) -> usize {
         let limit = limit.clamp(1, MAX_BATCH);
+        let mut taken = self.take_now(limit, Duration::ZERO, &mut each);
+        if taken == 0 && !timeout.is_zero() {
+            taken = self.take_now(1, timeout, &mut each);
+            if taken == 1 && limit > 1 {
+                taken += self.take_now(limit - 1, Duration::ZERO, &mut each);
+            }
+        }
+        taken
+    }
+
+    fn take_now(
+        &mut self,
+        limit: usize,
+        timeout: Duration,
+        each: &mut impl FnMut(&FetchedMessage),
+    ) -> usize {
         let timeout_ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-        self.batch.clear();
-        // SAFETY: the queue is alive (it is destroyed only on drop) and `batch` has room for
-        // `limit` pointers; librdkafka writes `taken` of them.
+        let batch = Handed(&mut self.batch);
+        // SAFETY: the queue is alive (it is destroyed only on drop) and the batch has room
+        // for `limit` pointers (`limit` is at most its capacity); librdkafka writes `taken`.
         let taken = unsafe {
             rd::rd_kafka_consume_batch_queue(
                 self.queue.as_ptr(),
                 timeout_ms,
-                self.batch.as_mut_ptr(),
-                limit,
+                batch.0.as_mut_ptr(),
+                limit.min(batch.0.capacity()),
             )
         };
         let taken = usize::try_from(taken).unwrap_or(0).min(limit);
         // SAFETY: librdkafka initialised the first `taken` entries.
-        unsafe { self.batch.set_len(taken) };
-        for &message in &self.batch {
+        unsafe { batch.0.set_len(taken) };
+        for &message in batch.0.iter() {
             // SAFETY: each pointer is a message librdkafka handed over and that is not yet
             // destroyed; the view does not outlive this iteration.
             if let Some(message) = unsafe { message.as_ref() } {
                 each(&FetchedMessage { message });
             }
         }
-        for message in self.batch.drain(..) {
+        taken
+    }
+}
+
+/// Messages handed over by librdkafka, released when this goes, also if `each` panics.
+struct Handed<'a>(&'a mut Vec<*mut rd::rd_kafka_message_t>);
+
+impl Drop for Handed<'_> {
+    fn drop(&mut self) {
+        for message in self.0.drain(..) {
             // SAFETY: handed over by librdkafka, released exactly once.
             unsafe { rd::rd_kafka_message_destroy(message) };
         }
-        taken
     }
 }
 
@@ -104,14 +136,19 @@ impl Drop for FetchQueue<'_> {
 /// Routes partitions to a [`FetchQueue`]; a plain handle, so that the rebalance handler can
 /// hold it.
 #[derive(Clone, Copy)]
-pub(crate) struct FetchRoute(NonNull<rd::rd_kafka_queue_t>);
+pub(crate) struct FetchRoute {
+    queue: NonNull<rd::rd_kafka_queue_t>,
+    /// The client the queue belongs to: a route to another client's queue is refused.
+    client: NonNull<rd::rd_kafka_t>,
+}
 
-// SAFETY: librdkafka queues may be used from any thread; the handle is only a pointer.
+// SAFETY: librdkafka queues and clients may be used from any thread; these are only pointers.
 unsafe impl Send for FetchRoute {}
 
 impl FetchRoute {
     /// Routes the partition's messages to the queue from now on. False if librdkafka has no
-    /// such partition (the messages then stay on the consumer queue).
+    /// such partition, or `consumer` is not the queue's (the messages then stay where they
+    /// were going).
     ///
     /// # Safety
     /// The [`FetchQueue`] this route came from must still be alive.
@@ -121,29 +158,63 @@ impl FetchRoute {
         topic: &str,
         partition: i32,
     ) -> bool {
-        let Ok(topic) = CString::new(topic) else {
+        if consumer.client().native_ptr() != self.client.as_ptr() {
             return false;
-        };
-        // SAFETY: the client is the consumer's live handle; the partition handle is released
-        // at once (it is not the owner of the partition's queue, so that only drops a
-        // reference); the destination is alive by this function's contract.
-        unsafe {
-            let partition_queue = rd::rd_kafka_queue_get_partition(
-                consumer.client().native_ptr(),
-                topic.as_ptr(),
-                partition,
-            );
-            if partition_queue.is_null() {
-                return false;
-            }
-            rd::rd_kafka_queue_forward(partition_queue, self.0.as_ptr());
-            rd::rd_kafka_queue_destroy(partition_queue);
         }
-        true
+        // SAFETY: the destination is alive by this function's contract.
+        unsafe { forward(consumer, topic, partition, self.queue.as_ptr()) }
     }
 }
 
+/// Stops routing the partition: its messages wait on its own queue, in order, which counts
+/// against librdkafka's prefetch limits, so fetching pauses once they are full. Routed
+/// partitions must be stopped so before their queue goes, or they would go on fetching into
+/// it, and librdkafka discarding, at full speed until they are revoked. False if librdkafka
+/// has no such partition.
+pub(crate) fn stop_routing<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+    partition: i32,
+) -> bool {
+    // SAFETY: forwarding to nothing needs no destination.
+    unsafe { forward(consumer, topic, partition, std::ptr::null_mut()) }
+}
+
+/// Forwards the partition's queue to `destination` (null: to none).
+///
+/// # Safety
+/// A non-null `destination` must be a live queue of the consumer's client.
+unsafe fn forward<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+    partition: i32,
+    destination: *mut rd::rd_kafka_queue_t,
+) -> bool {
+    let Ok(topic) = CString::new(topic) else {
+        return false;
+    };
+    // SAFETY: the client is the consumer's live handle; the partition handle is released at
+    // once (it is not the owner of the partition's queue, so that only drops a reference);
+    // the destination is the caller's to vouch for. librdkafka marks a queue the application
+    // forwarded, so that starting to fetch does not forward it to the consumer queue again.
+    unsafe {
+        let partition_queue = rd::rd_kafka_queue_get_partition(
+            consumer.client().native_ptr(),
+            topic.as_ptr(),
+            partition,
+        );
+        if partition_queue.is_null() {
+            return false;
+        }
+        rd::rd_kafka_queue_forward(partition_queue, destination);
+        rd::rd_kafka_queue_destroy(partition_queue);
+    }
+    true
+}
+
 /// A message on loan from librdkafka, by either path: a [`FetchQueue`] or the consumer's poll.
+/// (`rd_kafka_message_headers` caches the parsed headers in librdkafka's own struct around the
+/// message, outside the bytes this reference covers.)
 pub(crate) struct FetchedMessage<'a> {
     message: &'a rd::rd_kafka_message_t,
 }
@@ -372,6 +443,23 @@ mod tests {
             assert!(unsafe { fetches.route().route(&consumer, "t", partition) });
         }
         assign_from_the_start(&consumer);
+        // Fewer messages than asked for are handed over once they are there, not after the
+        // whole wait (librdkafka's own call waits for all of them).
+        let mut first = Vec::new();
+        let started = Instant::now();
+        fetches.take(1024, Duration::from_secs(20), |m| first.push(m.offset()));
+        assert!(
+            !first.is_empty() && started.elapsed() < Duration::from_secs(20),
+            "{} messages after {:?}",
+            first.len(),
+            started.elapsed()
+        );
+        consumer.unassign().expect("unassign");
+        for partition in 0..2 {
+            // SAFETY: `fetches` is alive.
+            assert!(unsafe { fetches.route().route(&consumer, "t", partition) });
+        }
+        assign_from_the_start(&consumer);
         check(&take_all(&consumer, &mut fetches, expected));
 
         // Given up and taken again at once: librdkafka drops the route when the fetching
@@ -383,6 +471,41 @@ mod tests {
         }
         assign_from_the_start(&consumer);
         check(&take_all(&consumer, &mut fetches, expected));
+
+        // Routing stopped: the messages wait, on neither queue, until routed again.
+        for partition in 0..2 {
+            assert!(stop_routing(&consumer, "t", partition));
+        }
+        consumer.unassign().expect("unassign");
+        assign_from_the_start(&consumer);
+        let waited_until = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < waited_until {
+            let taken = fetches.take(64, Duration::from_millis(100), |_| {});
+            assert_eq!(taken, 0, "nothing comes through the queue");
+            assert!(
+                consumer.poll(Duration::ZERO).is_none(),
+                "nor the consumer queue"
+            );
+        }
+        check(&take_all(&consumer, &mut fetches, expected));
         drop(fetches);
+    }
+
+    #[test]
+    fn a_route_to_another_consumers_queue_is_refused() {
+        let broker = EmbeddedBroker::start(1).expect("broker");
+        broker.create_topic("t", 1).expect("topic");
+        let consumer = |group: &str| -> BaseConsumer<DefaultConsumerContext> {
+            ClientConfig::new()
+                .set("bootstrap.servers", broker.bootstrap_servers())
+                .set("group.id", group)
+                .create()
+                .expect("consumer")
+        };
+        let (one, other) = (consumer("one"), consumer("other"));
+        let fetches = FetchQueue::new(&one).expect("queue");
+        // SAFETY: `fetches` is alive.
+        assert!(!unsafe { fetches.route().route(&other, "t", 0) });
+        assert!(unsafe { fetches.route().route(&one, "t", 0) });
     }
 }

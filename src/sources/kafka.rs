@@ -29,7 +29,7 @@ use super::{Source, SourceContext};
 use crate::dsl::{
     Barrier, Batch, OffsetUnit, Partition, PartitionId, Position, Progress, Record, now_micros,
 };
-use crate::kafka::fetch_queue::{FetchQueue, FetchRoute, FetchedMessage};
+use crate::kafka::fetch_queue::{FetchQueue, FetchRoute, FetchedMessage, stop_routing};
 use crate::runtime::{Resume, RunStats, Shutdown};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -257,8 +257,8 @@ struct Assigned {
     progress_pending: bool,
     /// The last offset committed to Kafka by this process.
     committed_to_kafka: Option<i64>,
-    /// Its messages go to the fetch queue. One that could not be routed stays on the consumer
-    /// queue for good, so that its messages never come by two paths, out of order.
+    /// Its messages go to the fetch queue. One that could not be routed is not routed later
+    /// in the assignment, so that its messages never come by two paths, out of order.
     routed: bool,
 }
 
@@ -328,6 +328,9 @@ impl Shared {
             // SAFETY: `fetch_route` is set only while its queue lives (see `RouteInState`).
             let routed =
                 route.is_some_and(|route| unsafe { route.route(consumer, &topic, number) });
+            if route.is_some() && !routed {
+                tracing::error!(source = %self.source, "cannot route {topic}/{number} to the fetch queue; if it was routed in an earlier assignment, it reads nothing until the next rebalance");
+            }
             let partition = Arc::new(PartitionId {
                 source: self.source.clone(),
                 name: Arc::from(format!("{topic}/{number}")),
@@ -370,6 +373,9 @@ impl Shared {
         if let Err(error) = result {
             tracing::error!(source = %self.source, "cannot take the assigned partitions: {error}");
         }
+        // A stop of these partitions from an earlier assignment, handled since, may have
+        // dropped the routes just set (see `route_again`).
+        self.route_again(consumer);
     }
 
     fn revoke(&self, consumer: &BaseConsumer<GroupContext>, tpl: &TopicPartitionList) {
@@ -477,6 +483,10 @@ impl ConsumerContext for GroupContext {
 /// events) when there are none: also how late the other queue is looked at.
 const POLL_WAIT: Duration = Duration::from_millis(50);
 
+/// Events served from the consumer queue per turn of the poll loop at most, so that a burst
+/// of them does not hold up the messages.
+const EVENTS_PER_TURN: usize = 64;
+
 fn consume(config: KafkaSourceConfig, ctx: SourceContext, handle: Handle) -> anyhow::Result<()> {
     let shared = Arc::new(Shared {
         source: ctx.name.clone(),
@@ -497,7 +507,8 @@ fn consume(config: KafkaSourceConfig, ctx: SourceContext, handle: Handle) -> any
         .context("cannot create the Kafka consumer (check `properties`)")?;
     let mut fetches = FetchQueue::new(&consumer)
         .context("cannot create a queue for the Kafka consumer's messages")?;
-    let routing = RouteInState::set(&shared, fetches.route());
+    // SAFETY: `routing` is declared after `fetches`, so it is dropped first on every path.
+    let routing = unsafe { RouteInState::set(&shared, &consumer, fetches.route()) };
     let topics: Vec<&str> = config.topics.iter().map(String::as_str).collect();
     consumer
         .subscribe(&topics)
@@ -518,7 +529,7 @@ fn consume(config: KafkaSourceConfig, ctx: SourceContext, handle: Handle) -> any
             targets.as_ref(),
         );
     }
-    // The queue goes before the consumer (the borrow checker sees to that), and the route
+    // The queue goes before the consumer (the borrow checker sees to that), and the routes
     // before the queue.
     drop(routing);
     drop(fetches);
@@ -543,34 +554,49 @@ fn poll_loop(
             return;
         }
         // The consumer queue: rebalances (the callbacks run in here), errors, commit results,
-        // and the messages of a partition that could not be routed.
+        // and the messages of a partition that could not be routed. rdkafka's poll serves one
+        // event per call.
         let waiting_for_partitions = shared.state().assigned.is_empty();
-        let event_wait = if waiting_for_partitions {
+        let mut event_wait = if waiting_for_partitions {
             POLL_WAIT
         } else {
             Duration::ZERO
         };
-        match consumer.poll(event_wait) {
-            Some(Ok(message)) => {
-                if let Some(message) = FetchedMessage::of(&message) {
-                    let mut state = shared.state();
-                    accept(&mut state, &message, config.batch_records);
-                    if state.records.len() >= config.batch_records && !shared.flush(&mut state) {
-                        return;
+        for _ in 0..EVENTS_PER_TURN {
+            let Some(event) = consumer.poll(event_wait) else {
+                break;
+            };
+            event_wait = Duration::ZERO;
+            match event {
+                Ok(message) => {
+                    if let Some(message) = FetchedMessage::of(&message) {
+                        let mut state = shared.state();
+                        accept(&mut state, &message, config.batch_records);
+                        if state.records.len() >= config.batch_records && !shared.flush(&mut state)
+                        {
+                            return;
+                        }
                     }
                 }
+                Err(error) => warn_rate_limited(&mut last_warning, config, &error),
             }
-            Some(Err(error)) => warn_rate_limited(&mut last_warning, config, &error),
-            None => {}
         }
-        // The fetch queue: every routed partition's messages, a batch per call. The state is
+        // The fetch queue: every routed partition's messages, a batch per call, waiting (no
+        // longer than the batch being built may) only when there are none. The state is
         // locked once messages are there, not while waiting for them.
         let mut state = None;
-        let room = config.batch_records - shared.state().records.len().min(config.batch_records);
-        let message_wait = if waiting_for_partitions {
-            Duration::ZERO
-        } else {
-            POLL_WAIT
+        let (room, message_wait) = {
+            let state = shared.state();
+            let room = config.batch_records - state.records.len().min(config.batch_records);
+            let wait = match state.batch_started {
+                _ if waiting_for_partitions => Duration::ZERO,
+                Some(started) => config
+                    .max_batch_wait
+                    .saturating_sub(started.elapsed())
+                    .min(POLL_WAIT),
+                None => POLL_WAIT,
+            };
+            (room, wait)
         };
         fetches.take(room, message_wait, |message| match message.error() {
             Some(error) => warn_rate_limited(&mut last_warning, config, &error),
@@ -615,20 +641,34 @@ fn poll_loop(
     }
 }
 
-/// Keeps the fetch queue's route where the rebalance callback finds it, and takes it away
-/// again before the queue is destroyed, also when the poll loop unwinds.
-struct RouteInState<'a>(&'a Shared);
+/// Keeps the fetch queue's route where the rebalance callback finds it, and, before the
+/// queue is destroyed (also when the poll loop unwinds), takes it away again and stops the
+/// routed partitions' routing (see [`stop_routing`]).
+struct RouteInState<'a> {
+    shared: &'a Shared,
+    consumer: &'a BaseConsumer<GroupContext>,
+}
 
 impl<'a> RouteInState<'a> {
-    fn set(shared: &'a Shared, route: FetchRoute) -> Self {
+    /// # Safety
+    /// This must be dropped before the queue `route` came from.
+    unsafe fn set(
+        shared: &'a Shared,
+        consumer: &'a BaseConsumer<GroupContext>,
+        route: FetchRoute,
+    ) -> Self {
         shared.state().fetch_route = Some(route);
-        RouteInState(shared)
+        RouteInState { shared, consumer }
     }
 }
 
 impl Drop for RouteInState<'_> {
     fn drop(&mut self) {
-        self.0.state().fetch_route = None;
+        let mut state = self.shared.state();
+        state.fetch_route = None;
+        for ((topic, number), _) in state.assigned.iter().filter(|(_, a)| a.routed) {
+            stop_routing(self.consumer, topic, *number);
+        }
     }
 }
 
@@ -1106,7 +1146,6 @@ mod tests {
             high = cached_high_watermark(&consumer, "t", 0);
         }
         assert_eq!(high, Some(5), "known from the fetch, without asking");
-        assert_eq!(cached_high_watermark(&consumer, "unknown", 0), None);
         leave_group(&shared, consumer, CLOSE_TIMEOUT);
     }
 
