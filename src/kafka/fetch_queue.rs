@@ -1,8 +1,8 @@
 //! A queue that a consumer's partitions deliver their messages to, taken from many at a time.
 //!
 //! rdkafka's `BaseConsumer::poll` hands over one message per call, and each call costs two
-//! clock reads, a queue lock, an event wrapper and an `Arc`: on the reference workload that
-//! is a fifth of the Kafka source's CPU. librdkafka can hand over a whole batch per call
+//! clock reads, a queue lock, an event wrapper and an `Arc`: on the reference workload the
+//! poll threads were a quarter of the consumer's CPU. librdkafka can hand over a whole batch per call
 //! (`rd_kafka_consume_batch_queue`), but not from the consumer's own queue: that queue also
 //! carries the group's rebalance events, and a batch call would serve those itself, without
 //! the application's rebalance handler, on which the exactly-once protocol rests. So every
@@ -12,8 +12,8 @@
 //! Routing before the assignment matters: a partition's messages must all arrive on one
 //! queue, or they could be taken out of order. librdkafka keeps a route the application set
 //! when it starts fetching, but drops it when it stops (on revocation), so a partition is
-//! routed again before every assignment, and [`FetchRoute::route`] may be repeated at any
-//! time.
+//! routed again before (and after) every assignment, and [`FetchRoute::route`] may be
+//! repeated at any time.
 
 use std::ffi::{CStr, CString};
 use std::marker::PhantomData;
