@@ -26,19 +26,20 @@ pub enum Scalar<'a> {
     Float(f64),
 }
 
-/// Reads `text` (the whole record, without surrounding whitespace) as a flat object, calling
+/// Reads `bytes` (the whole record, without surrounding whitespace) as a flat object, calling
 /// `member(key, value)` for each member in order. `member` returns false to give up (a
 /// duplicate key, say). `None` means: not a flat object this reader understands, parse it
 /// with a complete parser.
+///
+/// The record need not have been checked for UTF-8: everything outside strings must be one of
+/// JSON's ASCII tokens to be accepted, and every string is checked (for free when it is ASCII,
+/// which the scan that finds its end tells), so an accepted record is valid UTF-8. Records that
+/// are not are left to the complete parser, which says where.
 pub fn read_flat_object<'a>(
-    text: &'a str,
+    bytes: &'a [u8],
     mut member: impl FnMut(&'a str, Scalar<'a>) -> bool,
 ) -> Option<()> {
-    let mut reader = Reader {
-        text,
-        bytes: text.as_bytes(),
-        at: 0,
-    };
+    let mut reader = Reader { bytes, at: 0 };
     reader.expect(b'{')?;
     reader.skip_whitespace();
     if reader.peek() == Some(b'}') {
@@ -64,8 +65,90 @@ pub fn read_flat_object<'a>(
     }
 }
 
+/// The end of a run of string content: the position of the first `"`, `\` or control
+/// character at or after the start, and whether any byte before it was outside ASCII.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StringRun {
+    stop: usize,
+    ascii: bool,
+}
+
+/// Finds where the string content starting at `at` stops (see [`StringRun`]); `None` if it
+/// runs to the end of `bytes`.
+///
+/// This one pass replaces a search for the quote or backslash, a second pass for control
+/// characters and the record's UTF-8 check, which together were an eighth of a file
+/// pipeline's instructions: strings are most of an event's bytes.
+fn scan_string(bytes: &[u8], at: usize) -> Option<StringRun> {
+    #[cfg(target_arch = "x86_64")]
+    let (at, outside_ascii) = match scan_string_sse2(bytes, at) {
+        Ok(run) => return Some(run),
+        Err(rest) => rest,
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let outside_ascii = false;
+    scan_string_bytewise(bytes, at, outside_ascii)
+}
+
+fn scan_string_bytewise(bytes: &[u8], at: usize, outside_ascii: bool) -> Option<StringRun> {
+    let mut outside_ascii = outside_ascii;
+    for (stop, &byte) in bytes.iter().enumerate().skip(at) {
+        if byte == b'"' || byte == b'\\' || byte < 0x20 {
+            return Some(StringRun {
+                stop,
+                ascii: !outside_ascii,
+            });
+        }
+        outside_ascii |= !byte.is_ascii();
+    }
+    None
+}
+
+/// 16 bytes at a time while 16 are left. `Err` holds where the bytewise scan must go on and
+/// whether a byte outside ASCII was seen so far.
+#[cfg(target_arch = "x86_64")]
+fn scan_string_sse2(bytes: &[u8], mut at: usize) -> Result<StringRun, (usize, bool)> {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8, _mm_setzero_si128,
+    };
+    // SAFETY (every `unsafe` below): SSE2 is part of every x86_64 CPU (the build enables it).
+    // The OR of the chunks passed so far: its top bits tell whether any byte was outside ASCII.
+    let mut passed = unsafe { _mm_setzero_si128() };
+    while let Some(chunk) = bytes.get(at..at + 16) {
+        // SAFETY: as above, and `chunk` is 16 readable bytes (the load needs no alignment).
+        let chunk = unsafe { _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>()) };
+        let stops = unsafe {
+            // A byte is a control character when it is at most 0x1f, unsigned.
+            let control = _mm_cmpeq_epi8(_mm_min_epu8(chunk, _mm_set1_epi8(0x1f)), chunk);
+            let quote = _mm_cmpeq_epi8(chunk, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(chunk, _mm_set1_epi8(b'\\' as i8));
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
+        };
+        if stops != 0 {
+            let offset = stops.trailing_zeros();
+            let (high_before_stop, high_passed) =
+                unsafe { (_mm_movemask_epi8(chunk) as u32, _mm_movemask_epi8(passed)) };
+            return Ok(StringRun {
+                stop: at + offset as usize,
+                ascii: high_before_stop & ((1 << offset) - 1) == 0 && high_passed == 0,
+            });
+        }
+        passed = unsafe { _mm_or_si128(passed, chunk) };
+        at += 16;
+    }
+    Err((at, unsafe { _mm_movemask_epi8(passed) } != 0))
+}
+
+/// # Safety
+/// `bytes` must be ASCII.
+unsafe fn ascii_str(bytes: &[u8]) -> &str {
+    debug_assert!(bytes.is_ascii());
+    // SAFETY: ASCII is valid UTF-8 (the caller's promise).
+    unsafe { std::str::from_utf8_unchecked(bytes) }
+}
+
 struct Reader<'a> {
-    text: &'a str,
     bytes: &'a [u8],
     at: usize,
 }
@@ -96,48 +179,55 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// The rest of a string whose opening quote was read, up to the next quote or backslash;
-    /// returns the position of that byte. Control characters are not allowed in strings.
-    fn string_run(&self) -> Option<usize> {
-        let rest = &self.bytes[self.at..];
-        let end = memchr::memchr2(b'"', b'\\', rest)?;
-        // `min` over the run compiles to a vector loop; a control character is rare enough
-        // that finding it late costs nothing.
-        if rest[..end].iter().copied().min().is_some_and(|b| b < 0x20) {
+    /// The string content from the current position up to the next quote or backslash, as
+    /// text; `None` at a control character (not allowed in strings), at invalid UTF-8, or if
+    /// the string is not closed. The position is left at the stopping byte.
+    #[inline]
+    fn string_run(&mut self) -> Option<(&'a str, u8)> {
+        let run = scan_string(self.bytes, self.at)?;
+        let stop_byte = self.bytes[run.stop];
+        if stop_byte < 0x20 {
             return None;
         }
-        Some(self.at + end)
+        let content = &self.bytes[self.at..run.stop];
+        let text = if run.ascii {
+            // SAFETY: the scan saw no byte outside ASCII before the stop.
+            unsafe { ascii_str(content) }
+        } else {
+            std::str::from_utf8(content).ok()?
+        };
+        self.at = run.stop;
+        Some((text, stop_byte))
     }
 
     /// A string without escapes (keys), after its opening quote.
     fn plain_string(&mut self) -> Option<&'a str> {
-        let end = self.string_run()?;
-        if self.bytes[end] != b'"' {
+        let (text, stop) = self.string_run()?;
+        if stop != b'"' {
             return None;
         }
-        let value = self.text.get(self.at..end)?;
-        self.at = end + 1;
-        Some(value)
+        self.at += 1;
+        Some(text)
     }
 
     /// A string value after its opening quote, escapes decoded.
     fn string(&mut self) -> Option<Cow<'a, str>> {
-        let end = self.string_run()?;
-        if self.bytes[end] == b'"' {
-            let value = self.text.get(self.at..end)?;
-            self.at = end + 1;
-            return Some(Cow::Borrowed(value));
+        let (text, stop) = self.string_run()?;
+        self.at += 1;
+        if stop == b'"' {
+            return Some(Cow::Borrowed(text));
         }
-        let mut owned = String::with_capacity(end - self.at + 16);
-        let mut end = end;
+        let mut owned = String::with_capacity(text.len() + 16);
+        owned.push_str(text);
         loop {
-            owned.push_str(self.text.get(self.at..end)?);
-            self.at = end;
-            if self.next()? == b'"' {
+            // The backslash was read.
+            self.escape(&mut owned)?;
+            let (text, stop) = self.string_run()?;
+            owned.push_str(text);
+            self.at += 1;
+            if stop == b'"' {
                 return Some(Cow::Owned(owned));
             }
-            self.escape(&mut owned)?;
-            end = self.string_run()?;
         }
     }
 
@@ -178,12 +268,13 @@ impl<'a> Reader<'a> {
     }
 
     fn hex4(&mut self) -> Option<u32> {
-        let digits = self.text.get(self.at..self.at + 4)?;
-        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
+        let digits = self.bytes.get(self.at..self.at + 4)?;
+        let mut unit = 0;
+        for &digit in digits {
+            unit = unit * 16 + char::from(digit).to_digit(16)?;
         }
         self.at += 4;
-        u32::from_str_radix(digits, 16).ok()
+        Some(unit)
     }
 
     fn scalar(&mut self) -> Option<Scalar<'a>> {
@@ -193,27 +284,31 @@ impl<'a> Reader<'a> {
                 self.string().map(Scalar::Str)
             }
             b'-' | b'0'..=b'9' => self.number(),
-            b't' => self.literal("true", Scalar::Bool(true)),
-            b'f' => self.literal("false", Scalar::Bool(false)),
-            b'n' => self.literal("null", Scalar::Null),
+            b't' => self.literal(b"true", Scalar::Bool(true)),
+            b'f' => self.literal(b"false", Scalar::Bool(false)),
+            b'n' => self.literal(b"null", Scalar::Null),
             _ => None,
         }
     }
 
-    fn literal(&mut self, word: &str, value: Scalar<'a>) -> Option<Scalar<'a>> {
-        if !self.bytes[self.at..].starts_with(word.as_bytes()) {
+    fn literal(&mut self, word: &[u8], value: Scalar<'a>) -> Option<Scalar<'a>> {
+        if !self.bytes[self.at..].starts_with(word) {
             return None;
         }
         self.at += word.len();
         Some(value)
     }
 
-    fn digits(&mut self) -> usize {
+    /// Reads decimal digits; returns how many, and their value (wrapping: callers limit the
+    /// count to what fits).
+    fn digits(&mut self) -> (usize, u64) {
         let start = self.at;
-        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+        let mut value = 0u64;
+        while let Some(digit @ b'0'..=b'9') = self.peek() {
+            value = value.wrapping_mul(10).wrapping_add(u64::from(digit - b'0'));
             self.at += 1;
         }
-        self.at - start
+        (self.at - start, value)
     }
 
     /// A number as JSON's grammar has it, `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, of
@@ -224,10 +319,10 @@ impl<'a> Reader<'a> {
         if negative {
             self.at += 1;
         }
-        let integer_digits = match self.peek()? {
+        let (integer_digits, integer) = match self.peek()? {
             b'0' => {
                 self.at += 1;
-                1
+                (1, 0)
             }
             b'1'..=b'9' => self.digits(),
             _ => return None,
@@ -235,7 +330,7 @@ impl<'a> Reader<'a> {
         let mut fraction_digits = 0;
         if self.peek() == Some(b'.') {
             self.at += 1;
-            fraction_digits = self.digits();
+            fraction_digits = self.digits().0;
             if fraction_digits == 0 {
                 return None;
             }
@@ -244,7 +339,6 @@ impl<'a> Reader<'a> {
             // Rare in events; serde_json's rounding of exponents is its own to reproduce.
             return None;
         }
-        let text = &self.text[start..self.at];
         if fraction_digits > 0 {
             // Up to 15 digits, the value is an integer below 2^53 divided by an exact power of
             // ten: one correctly rounded division, which is what serde_json computes too, and
@@ -252,18 +346,20 @@ impl<'a> Reader<'a> {
             if integer_digits + fraction_digits > 15 {
                 return None;
             }
+            // SAFETY: a sign, digits and a point, all ASCII, were just read.
+            let text = unsafe { ascii_str(&self.bytes[start..self.at]) };
             return text.parse().ok().map(Scalar::Float);
         }
-        // 18 digits always fit; longer integers (and serde_json's handling of -0) are left to
-        // the complete parser.
+        // 18 digits always fit (10^18 < 2^63); longer integers (and serde_json's handling of
+        // -0) are left to the complete parser.
         if integer_digits > 18 {
             return None;
         }
         if negative {
-            let value: i64 = text.parse().ok()?;
-            (value != 0).then_some(Scalar::Int(value))
+            let value = i64::try_from(integer).ok()?;
+            (value != 0).then_some(Scalar::Int(-value))
         } else {
-            text.parse().ok().map(Scalar::UInt)
+            Some(Scalar::UInt(integer))
         }
     }
 }
@@ -274,7 +370,7 @@ mod tests {
 
     fn members(text: &str) -> Option<Vec<(&str, Scalar<'_>)>> {
         let mut out = Vec::new();
-        read_flat_object(text, |key, value| {
+        read_flat_object(text.as_bytes(), |key, value| {
             out.push((key, value));
             true
         })?;
@@ -349,9 +445,70 @@ mod tests {
         }
     }
 
+    /// The vector scan stops where a byte-by-byte scan stops, and sees the same bytes outside
+    /// ASCII, wherever in a 16-byte chunk (or in the tail after the last one) they fall.
+    #[test]
+    fn the_string_scan_agrees_with_a_bytewise_one() {
+        let mut cases = 0;
+        for len in 0..48 {
+            for stop_at in 0..=len {
+                for stop in [b'"', b'\\', b'\n', 0x00, 0x1f] {
+                    for high_at in [None, Some(0), Some(stop_at / 2), Some(len)] {
+                        let mut bytes = vec![b'a'; len];
+                        if let Some(high_at) = high_at.filter(|&at| at < len) {
+                            bytes[high_at] = 0xc3;
+                        }
+                        if stop_at < len {
+                            bytes[stop_at] = stop;
+                        }
+                        for from in [0, 1, 5].into_iter().filter(|&from| from <= len) {
+                            assert_eq!(
+                                scan_string(&bytes, from),
+                                scan_string_bytewise(&bytes, from, false),
+                                "{bytes:?} from {from}"
+                            );
+                            cases += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(cases > 10_000);
+        // Bytes just below and above the control range, and DEL, are content.
+        let bytes = b"\x20\x7f\x80\xff\x21\x7e0123456789abcdef\"";
+        assert_eq!(
+            scan_string(bytes, 0),
+            Some(StringRun {
+                stop: bytes.len() - 1,
+                ascii: false
+            })
+        );
+    }
+
+    #[test]
+    fn checks_utf8_as_it_reads() {
+        let long = "é".repeat(20);
+        let text = format!(r#"{{"{long}": "{long} and more than sixteen bytes", "k": "ok"}}"#);
+        let got = members(&text).expect("flat");
+        assert_eq!(got[0].0, long);
+        assert_eq!(
+            got[0].1,
+            Scalar::Str(Cow::Owned(format!("{long} and more than sixteen bytes")))
+        );
+        for bytes in [
+            &b"{\"a\": \"\xff\"}"[..],
+            b"{\"a\": \"0123456789abcdef\xc3\x28 and so on\"}",
+            b"{\"\xe9\": 1}",
+            b"{\"a\": \"x\\n\xed\xa0\x80\"}",
+            b"{\"a\": 1, \xc3\xa9}",
+        ] {
+            assert_eq!(read_flat_object(bytes, |_, _| true), None, "{bytes:?}");
+        }
+    }
+
     #[test]
     fn the_callback_can_give_up() {
-        assert_eq!(read_flat_object(r#"{"a": 1}"#, |_, _| false), None);
+        assert_eq!(read_flat_object(br#"{"a": 1}"#, |_, _| false), None);
     }
 
     /// Whatever this reader accepts, serde_json reads the same way.

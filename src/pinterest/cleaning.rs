@@ -153,7 +153,7 @@ pub fn clean_user(raw: &[u8]) -> Result<User, CleanError> {
 /// A raw record read by the fast flat-object reader ([`crate::json`]), which gives up (`None`)
 /// on anything serde must read instead.
 trait FlatRecord<'a>: Sized {
-    fn read_flat(text: &'a str) -> Option<Self>;
+    fn read_flat(bytes: &'a [u8]) -> Option<Self>;
 }
 
 /// Declares a raw record struct that serde can deserialize and the flat reader can fill, from
@@ -169,9 +169,9 @@ macro_rules! raw_record {
         }
 
         impl<'a> FlatRecord<'a> for $name<'a> {
-            fn read_flat(text: &'a str) -> Option<Self> {
+            fn read_flat(bytes: &'a [u8]) -> Option<Self> {
                 let mut record = Self::default();
-                read_flat_object(text, |key, value| {
+                read_flat_object(bytes, |key, value| {
                     let slot = match key {
                         $(stringify!($field) => &mut record.$field,)*
                         _ => return true,
@@ -317,16 +317,17 @@ impl<'de: 'a, 'a> Visitor<'de> for LooseVisitor<'a> {
 // ---------------------------------------------------------------------------------------------
 // Record framing: UTF-8, JSON, object or `[object]`.
 
-/// Validates UTF-8 once up front (so the error can name the byte, and so the parsers can borrow
-/// strings without re-checking them), then parses an object or a one-element array holding one:
-/// the common flat object with the fast reader, anything else (and every error) with serde_json.
+/// Parses an object or a one-element array holding one: the common flat object with the fast
+/// reader, which checks UTF-8 as it reads, anything else (and every error) with serde_json,
+/// after a UTF-8 check up front (so the error can name the byte, and so serde_json can borrow
+/// strings without re-checking them).
 fn parse_record<'a, T: Deserialize<'a> + FlatRecord<'a>>(raw: &'a [u8]) -> Result<T, CleanError> {
+    if let Some(record) = T::read_flat(raw.trim_ascii()) {
+        return Ok(record);
+    }
     let text = std::str::from_utf8(raw)
         .map_err(|e| CleanError::record(format!("not valid UTF-8 at byte {}", e.valid_up_to())))?;
     let text = text.trim_ascii();
-    if let Some(record) = T::read_flat(text) {
-        return Ok(record);
-    }
     match text.as_bytes().first() {
         None => Err(CleanError::record("empty record: expected a JSON object")),
         Some(b'{') => serde_json::from_str::<T>(text).map_err(json_error),
