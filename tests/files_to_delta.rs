@@ -530,3 +530,78 @@ async fn sort_by_refuses_a_partitioned_table() {
         "nothing written"
     );
 }
+
+/// `bucket_by`: every row is written once, the rows of a key keep their arrival order, and
+/// the rows of a bucket reach the table together, so a few hundred consecutive rows hold few
+/// distinct keys (in arrival order every window of 512 rows here holds 512).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_by_keeps_every_row_and_groups_rows_by_key() {
+    use deltalake::arrow::datatypes::Int32Type;
+    use std::collections::{HashMap, HashSet};
+
+    const USERS: u32 = 50_000;
+    const IDS: u32 = 1_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("user.jsonl");
+    // A user's age is 20 + the how-manyth arrival of its id.
+    let lines: Vec<Vec<u8>> = (0..USERS)
+        .map(|i| {
+            let ind = (i * 7919) % IDS;
+            let age = 20 + i / IDS;
+            format!(
+                r#"{{"ind": {ind}, "first_name": "A", "last_name": "B", "age": {age}, "date_joined": "2015-10-24 11:23:51"}}"#
+            )
+            .into_bytes()
+        })
+        .collect();
+    write_lines(&input, &lines);
+    let lake = dir.path().join("lake");
+    let topology = format!(
+        "[sources.user]\ntype = \"file\"\npath = \"{}\"\n\n[transforms.clean]\ntype = \"clean_user\"\ninput = \"user\"\n\n\
+         [sinks.user]\ntype = \"delta\"\ninput = \"clean\"\ntable = \"{lake}/user\"\nbucket_by = \"ind\"\nposition_columns = true\n\n\
+         [sinks.dead]\ntype = \"delta\"\ninput = \"clean.dead\"\ntable = \"{lake}/dead\"\n",
+        input.display(),
+        lake = lake.display()
+    );
+    let summary = common::run_topology(&topology, &[]).await.expect("run");
+    assert_eq!(summary.stats.dead_letters, 0);
+
+    let mut rows = Vec::new();
+    for batch in read_table(&lake.join("user")).await {
+        let column = |name| batch.column_by_name(name).expect("column").clone();
+        let (ind, age, offset) = (column("ind"), column("age"), column("_source_offset"));
+        let (ind, age) = (
+            ind.as_primitive::<Int32Type>(),
+            age.as_primitive::<Int32Type>(),
+        );
+        let offset = offset.as_primitive::<Int64Type>();
+        for i in 0..batch.num_rows() {
+            rows.push((ind.value(i), age.value(i), offset.value(i)));
+        }
+    }
+    assert_eq!(rows.len(), USERS as usize);
+    let offsets: HashSet<i64> = rows.iter().map(|&(_, _, offset)| offset).collect();
+    assert_eq!(offsets.len(), USERS as usize, "every record exactly once");
+
+    let mut last_age: HashMap<i32, i32> = HashMap::new();
+    for &(ind, age, _) in &rows {
+        if let Some(before) = last_age.insert(ind, age) {
+            assert!(before < age, "id {ind}: age {before} then {age}");
+        }
+    }
+    let windows: Vec<usize> = rows
+        .chunks(512)
+        .map(|window| {
+            window
+                .iter()
+                .map(|&(ind, _, _)| ind)
+                .collect::<HashSet<_>>()
+                .len()
+        })
+        .collect();
+    let grouped = windows.iter().filter(|&&distinct| distinct <= 200).count();
+    assert!(
+        grouped * 10 >= windows.len() * 8,
+        "distinct ids per 512 rows: {windows:?}"
+    );
+}

@@ -3,10 +3,12 @@
 use deltalake::arrow::array::ArrayRef;
 use deltalake::arrow::datatypes::SchemaRef;
 
+use crate::dsl::Fields;
+
 /// A record type with a fixed Arrow schema. Implemented by hand per type, because building
 /// columns directly from typed fields is several times faster than going through a generic
-/// row representation.
-pub trait Row: Send + Sync + 'static {
+/// row representation. Its [`Fields`] let a sink read a column of a row (`bucket_by`).
+pub trait Row: Fields + Send + Sync + 'static {
     type Builder: RowBuilder<Self>;
 
     /// The columns, in table order. Timestamps are `Timestamp(Microsecond, "UTC")`.

@@ -217,6 +217,26 @@ fn bad_duration_and_validation_errors_name_the_key() {
         "the table has no column `ind`; its columns are ",
     );
     let text = VALID.replace(
+        "table = \"lake/dead_letters\"",
+        "table = \"lake/dead_letters\"\nbucket_by = \"ind\"",
+    );
+    expect_error(
+        &text,
+        "bucket_by",
+        "sinks.dead_letters.bucket_by",
+        "no column `ind` in this table; its columns are ",
+    );
+    let text = VALID.replace(
+        "table = \"lake/dead_letters\"",
+        "table = \"lake/dead_letters\"\nbucket_by = \"source\"\nsort_by = [\"source\"]",
+    );
+    expect_error(
+        &text,
+        "bucket_by",
+        "sinks.dead_letters.bucket_by",
+        "set either bucket_by or sort_by",
+    );
+    let text = VALID.replace(
         "path = \"${INPUT:-raw}/pin.jsonl\"",
         "path = \"raw/[.jsonl\"",
     );

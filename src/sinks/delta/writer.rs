@@ -22,13 +22,22 @@ use super::DeltaSinkConfig;
 use super::checkpoints::{DeltaCheckpoints, committed_in};
 use super::sort::{SortBuffer, SortKey};
 use super::table::{TableLocation, open_or_create};
-use crate::dsl::{Batch, Partition, now_micros};
+use crate::dsl::{Batch, FieldValue, Partition, now_micros};
 use crate::runtime::{CheckpointKey, LatencyHistogram};
 use crate::sinks::{Row, RowBuilder, SinkContext};
 
 /// Rows per Arrow batch handed to the Parquet writer: large enough for good column chunks,
 /// small enough that building columns does not hold much memory.
 const ARROW_BATCH_ROWS: usize = 16 * 1024;
+/// With `bucket_by`: the buffers rows wait in, and the rows a buffer holds before it is handed
+/// to the writer. The Parquet writer looks every value of a text column up in the row group's
+/// dictionary, and on event data those lookups were a third of a file pipeline's CPU: the
+/// dictionaries are megabytes, so each lookup missed the cache. A buffer's rows share a
+/// sixteenth of the key's values, so a batch of them looks up few distinct values, which stay
+/// in cache. What counts is the rows held in all (32k, twice an unbucketed sink's batch): the
+/// more, the more often a value recurs within one buffer's batch (BENCHMARKS.md).
+const BUCKETS: usize = 16;
+const BUCKET_ROWS: usize = 2 * 1024;
 /// Rows per Parquet row group. The writer holds a row group in memory until it is complete,
 /// where `max_bytes` cannot see it: Parquet's default of a million rows would let a sink hold
 /// a million encoded rows whatever `max_bytes` says.
@@ -37,6 +46,7 @@ const ROW_GROUP_ROWS: usize = 128 * 1024;
 pub(super) async fn run<T: Row>(
     config: DeltaSinkConfig,
     sort_key: Option<SortKey>,
+    bucket_column: Option<usize>,
     location: TableLocation,
     checkpoints: Arc<DeltaCheckpoints>,
     mut input: BoxStream<'static, Batch<T>>,
@@ -44,7 +54,15 @@ pub(super) async fn run<T: Row>(
 ) -> anyhow::Result<()> {
     let schema = table_schema::<T>(config.position_columns);
     let table = open_or_create(&location, &ctx.name, &schema).await?;
-    let mut state = SinkState::<T>::new(config, sort_key, location, table, checkpoints, ctx)?;
+    let mut state = SinkState::<T>::new(
+        config,
+        sort_key,
+        bucket_column,
+        location,
+        table,
+        checkpoints,
+        ctx,
+    )?;
     loop {
         let next = match state.deadline {
             Some(deadline) => tokio::select! {
@@ -104,6 +122,65 @@ pub(super) fn table_schema<T: Row>(position_columns: bool) -> Schema {
     Schema::new(fields)
 }
 
+/// Rows waiting to be handed to the Parquet writer, as columns, with their positions when the
+/// table has position columns.
+struct RowBuffer<T: Row> {
+    rows: T::Builder,
+    partitions: StringBuilder,
+    offsets: Int64Builder,
+}
+
+impl<T: Row> RowBuffer<T> {
+    fn new(capacity: usize) -> Self {
+        RowBuffer {
+            rows: T::builder(capacity),
+            partitions: StringBuilder::new(),
+            offsets: Int64Builder::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn byte_size(&self) -> usize {
+        self.rows.byte_size()
+    }
+
+    /// The rows as a batch of `schema`; the buffer is empty afterwards.
+    fn finish(
+        &mut self,
+        schema: &SchemaRef,
+        position_columns: bool,
+    ) -> anyhow::Result<RecordBatch> {
+        let mut columns: Vec<ArrayRef> = self.rows.finish();
+        if position_columns {
+            columns.push(Arc::new(self.partitions.finish()));
+            columns.push(Arc::new(self.offsets.finish()));
+        }
+        RecordBatch::try_new(schema.clone(), columns)
+            .context("the record type built columns that do not match its schema")
+    }
+}
+
+/// The buffer (of `buckets`) for a row whose `bucket_by` column holds `value`.
+fn bucket_of(value: FieldValue<'_>, buckets: usize) -> usize {
+    let key = match value {
+        FieldValue::Null => 0,
+        FieldValue::Bool(b) => u64::from(b),
+        FieldValue::Int(v) | FieldValue::Timestamp(v) => v as u64,
+        FieldValue::Float(f) => f.to_bits(),
+        // FNV-1a: short keys, and no need to resist chosen input.
+        FieldValue::Str(s) => s.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        }),
+    };
+    // Fibonacci hashing: the top bits of the product mix every bit of the key, so consecutive
+    // ids spread over all buffers; the bucket is taken from the top bits (multiply and shift).
+    let mixed = key.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    ((u128::from(mixed) * buckets as u128) >> 64) as usize
+}
+
 struct SinkState<T: Row> {
     config: DeltaSinkConfig,
     location: TableLocation,
@@ -113,11 +190,14 @@ struct SinkState<T: Row> {
     arrow_schema: SchemaRef,
     checkpoints: Arc<DeltaCheckpoints>,
     ctx: SinkContext,
-    rows: T::Builder,
+    /// One buffer, or `BUCKETS` with `bucket_by`.
+    buffers: Vec<RowBuffer<T>>,
+    /// `bucket_by`'s index in the row's fields.
+    bucket_column: Option<usize>,
+    /// A buffer's rows are handed to the Parquet writer once it holds this many.
+    buffer_rows: usize,
     /// With `sort_by`: built batches waiting to be sorted into a row group.
     unsorted: Option<SortBuffer>,
-    partitions: StringBuilder,
-    offsets: Int64Builder,
     /// Rows written to the Parquet writer since the last commit.
     rows_uncommitted: usize,
     /// Offsets the table holds, per checkpoint key, as far as this sink knows.
@@ -139,6 +219,7 @@ impl<T: Row> SinkState<T> {
     fn new(
         config: DeltaSinkConfig,
         sort_key: Option<SortKey>,
+        bucket_column: Option<usize>,
         location: TableLocation,
         table: DeltaTable,
         checkpoints: Arc<DeltaCheckpoints>,
@@ -170,11 +251,15 @@ impl<T: Row> SinkState<T> {
             .with_target_file_size(file_size)
             .with_writer_properties(properties);
         let arrow_schema = writer.arrow_schema();
+        let (buckets, buffer_rows) = match bucket_column {
+            Some(_) => (BUCKETS, BUCKET_ROWS),
+            None => (1, ARROW_BATCH_ROWS),
+        };
         Ok(SinkState {
-            rows: T::builder(ARROW_BATCH_ROWS),
+            buffers: (0..buckets).map(|_| RowBuffer::new(buffer_rows)).collect(),
+            bucket_column,
+            buffer_rows,
             unsorted: sort_key.map(SortBuffer::new),
-            partitions: StringBuilder::new(),
-            offsets: Int64Builder::new(),
             config,
             location,
             table,
@@ -232,18 +317,23 @@ impl<T: Row> SinkState<T> {
                     .entry(CheckpointKey::new(batch.lane.clone(), partition))
                     .or_insert(record.position.offset);
             }
-            self.rows.append(&record.value);
+            let bucket = self.bucket_column.map_or(0, |column| {
+                bucket_of(record.value.field_at(column), BUCKETS)
+            });
+            let buffer = &mut self.buffers[bucket];
+            buffer.rows.append(&record.value);
+            if self.config.position_columns {
+                buffer.partitions.append_value(&partition.name);
+                buffer.offsets.append_value(record.position.offset);
+            }
+            let full = buffer.len() >= self.buffer_rows;
             match self.ingest_times.last_mut() {
                 Some((time, rows)) if *time == record.ingest_time => *rows += 1,
                 _ => self.ingest_times.push((record.ingest_time, 1)),
             }
-            if self.config.position_columns {
-                self.partitions.append_value(&partition.name);
-                self.offsets.append_value(record.position.offset);
-            }
             appended += 1;
-            if self.rows.len() >= ARROW_BATCH_ROWS {
-                self.write_rows().await?;
+            if full {
+                self.write_buffer(bucket).await?;
             }
         }
         if skipped > 0 {
@@ -263,18 +353,21 @@ impl<T: Row> SinkState<T> {
         Ok(())
     }
 
-    /// Hands the built columns to the Parquet writer.
+    /// Hands every buffer's rows to the Parquet writer, in buffer order.
     async fn write_rows(&mut self) -> anyhow::Result<()> {
-        if self.rows.is_empty() {
+        for bucket in 0..self.buffers.len() {
+            self.write_buffer(bucket).await?;
+        }
+        Ok(())
+    }
+
+    /// Hands one buffer's rows to the Parquet writer.
+    async fn write_buffer(&mut self, bucket: usize) -> anyhow::Result<()> {
+        let buffer = &mut self.buffers[bucket];
+        if buffer.rows.is_empty() {
             return Ok(());
         }
-        let mut columns: Vec<ArrayRef> = self.rows.finish();
-        if self.config.position_columns {
-            columns.push(Arc::new(self.partitions.finish()));
-            columns.push(Arc::new(self.offsets.finish()));
-        }
-        let batch = RecordBatch::try_new(self.arrow_schema.clone(), columns)
-            .context("the record type built columns that do not match its schema")?;
+        let batch = buffer.finish(&self.arrow_schema, self.config.position_columns)?;
         match &mut self.unsorted {
             Some(unsorted) => {
                 unsorted.push(batch);
@@ -322,8 +415,12 @@ impl<T: Row> SinkState<T> {
         // With `sort_by` the sink, not the writer, ends a file at `target_file_size`.
         let file_done = self.unsorted.is_some()
             && self.writer.buffer_len() as u64 >= self.config.target_file_size;
-        self.rows_uncommitted + unsorted_rows + self.rows.len() >= self.config.max_rows
-            || (self.writer.buffer_len() + unsorted_bytes + self.rows.byte_size()) as u64
+        let (buffered_rows, buffered_bytes) =
+            self.buffers.iter().fold((0, 0), |(rows, bytes), b| {
+                (rows + b.len(), bytes + b.byte_size())
+            });
+        self.rows_uncommitted + unsorted_rows + buffered_rows >= self.config.max_rows
+            || (self.writer.buffer_len() + unsorted_bytes + buffered_bytes) as u64
                 >= self.config.max_bytes
             || file_done
     }
@@ -423,5 +520,39 @@ impl<T: Row> SinkState<T> {
             self.committed.insert(key, Some(now));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_always_lands_in_the_same_bucket_and_keys_spread_over_all() {
+        let mut counts = [0usize; BUCKETS];
+        for id in 0..16_000i64 {
+            let bucket = bucket_of(FieldValue::Int(id), BUCKETS);
+            assert_eq!(bucket, bucket_of(FieldValue::Int(id), BUCKETS));
+            counts[bucket] += 1;
+        }
+        // 1,000 each if even; consecutive ids must not crowd a few buckets.
+        assert!(
+            counts.iter().all(|&n| (750..=1_250).contains(&n)),
+            "{counts:?}"
+        );
+        let mut texts = [0usize; BUCKETS];
+        for id in 0..16_000 {
+            texts[bucket_of(FieldValue::Str(&format!("user-{id}")), BUCKETS)] += 1;
+        }
+        assert!(
+            texts.iter().all(|&n| (750..=1_250).contains(&n)),
+            "{texts:?}"
+        );
+        assert_eq!(
+            bucket_of(FieldValue::Str("a"), BUCKETS),
+            bucket_of(FieldValue::Str("a"), BUCKETS)
+        );
+        assert!(bucket_of(FieldValue::Null, BUCKETS) < BUCKETS);
+        assert!(bucket_of(FieldValue::Float(-0.5), BUCKETS) < BUCKETS);
     }
 }
