@@ -511,6 +511,22 @@ mod tests {
         assert_eq!(read_flat_object(br#"{"a": 1}"#, |_, _| false), None);
     }
 
+    /// Whether serde_json read `value` as `expected`, kind included.
+    fn same_as_serde(value: &Scalar<'_>, expected: &serde_json::Value) -> bool {
+        match value {
+            Scalar::Null => expected.is_null(),
+            Scalar::Bool(b) => expected.as_bool() == Some(*b),
+            Scalar::Str(s) => expected.as_str() == Some(&**s),
+            Scalar::UInt(u) => expected.as_u64() == Some(*u),
+            Scalar::Int(i) => expected.as_i64() == Some(*i),
+            Scalar::Float(f) => {
+                expected.as_f64().map(f64::to_bits) == Some(f.to_bits())
+                    && !expected.is_i64()
+                    && !expected.is_u64()
+            }
+        }
+    }
+
     /// Whatever this reader accepts, serde_json reads the same way.
     #[test]
     fn agrees_with_serde_json() {
@@ -526,20 +542,95 @@ mod tests {
             assert_eq!(ours.len(), theirs.len(), "{text}");
             for (key, value) in ours {
                 let expected = &theirs[key];
-                let same = match value {
-                    Scalar::Null => expected.is_null(),
-                    Scalar::Bool(b) => expected.as_bool() == Some(b),
-                    Scalar::Str(s) => expected.as_str() == Some(&*s),
-                    Scalar::UInt(u) => expected.as_u64() == Some(u),
-                    Scalar::Int(i) => expected.as_i64() == Some(i),
-                    Scalar::Float(f) => {
-                        expected.as_f64().map(f64::to_bits) == Some(f.to_bits())
-                            && !expected.is_i64()
-                            && !expected.is_u64()
-                    }
-                };
-                assert!(same, "{key} in {text}: {expected:?}");
+                assert!(
+                    same_as_serde(&value, expected),
+                    "{key} in {text}: {expected:?}"
+                );
             }
         }
+    }
+
+    /// Random edits of event-shaped records (quotes, escapes, control characters, bytes
+    /// outside ASCII and broken UTF-8, structure) at random places: whatever this reader
+    /// accepts, serde_json accepts too and reads the same way.
+    #[test]
+    fn random_edits_agree_with_serde_json() {
+        let templates: [&[u8]; 3] = [
+            br#"{"index": 8248, "unique_id": "8ee7769a-23bd-45c5-a996-fbc3f9945826", "title": "11 Positive Affirmations", "description": "Our step by step guide to love quotes makes it easy for beginners.", "follower_count": "250k", "downloaded": 1, "save_location": "Local save in /data/quotes"}"#,
+            r#"{"ind": 7528, "timestamp": "2020-08-28 03:52:47", "latitude": -89.9787, "longitude": -173.293, "country": "Côte d'Ivoire \u00e9\n"}"#.as_bytes(),
+            r#"{"ind": 2863, "first_name": "Zoë … and a name longer than sixteen bytes", "last_name": "Ali", "age": 20, "date_joined": "2015-10-24 11:23:51", "ok": true, "no": null}"#.as_bytes(),
+        ];
+        let pieces: [&[u8]; 22] = [
+            b"\"",
+            b"\\",
+            b"\\n",
+            b"\\u00e9",
+            b"\\ud83d\\ude00",
+            b"\\ud83d",
+            b"\x01",
+            b"\x1f",
+            b"\x7f",
+            b"\xc3\xa9",
+            b"\xe2\x82",
+            b"\xff",
+            b"\xf0\x9f\x98\x80",
+            b" ",
+            b",",
+            b":",
+            b"}",
+            b"{",
+            b"-1",
+            b".5",
+            b"e3",
+            b"null",
+        ];
+        // xorshift64: the same cases on every run.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % bound as u64) as usize
+        };
+        let mut accepted = 0;
+        for case in 0..30_000 {
+            let mut bytes = templates[case % templates.len()].to_vec();
+            for _ in 0..1 + next(2) {
+                let at = next(bytes.len() + 1);
+                let piece = pieces[next(pieces.len())];
+                // Insert a piece, delete a byte, or put a piece in a byte's place.
+                let (replaced, inserted): (usize, &[u8]) = match next(3) {
+                    0 => (0, piece),
+                    1 => (1, &[]),
+                    _ => (1, piece),
+                };
+                let end = (at + replaced).min(bytes.len());
+                bytes.splice(at..end, inserted.iter().copied());
+            }
+            let mut ours = Vec::new();
+            if read_flat_object(&bytes, |key, value| {
+                ours.push((key, value));
+                true
+            })
+            .is_none()
+            {
+                continue;
+            }
+            accepted += 1;
+            let text = std::str::from_utf8(&bytes).expect("what the reader accepts is UTF-8");
+            let theirs: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
+                .unwrap_or_else(|e| {
+                    panic!("serde_json rejects what the reader accepts ({e}): {text}")
+                });
+            // serde_json keeps the last of duplicate keys (the cleaning callback refuses them).
+            for (index, (key, value)) in ours.iter().enumerate() {
+                if ours[index + 1..].iter().any(|(later, _)| later == key) {
+                    continue;
+                }
+                assert!(same_as_serde(value, &theirs[*key]), "{key} in {text}");
+            }
+        }
+        // The edits must leave enough records valid for the comparison to mean something.
+        assert!(accepted > 5_000, "{accepted} of 30000 accepted");
     }
 }
