@@ -453,7 +453,8 @@ mod tests {
         for len in 0..48 {
             for stop_at in 0..=len {
                 for stop in [b'"', b'\\', b'\n', 0x00, 0x1f] {
-                    for high_at in [None, Some(0), Some(stop_at / 2), Some(len)] {
+                    // Outside ASCII: none, before the stop, or just after it.
+                    for high_at in [None, Some(0), Some(stop_at / 2), Some(stop_at + 1)] {
                         let mut bytes = vec![b'a'; len];
                         if let Some(high_at) = high_at.filter(|&at| at < len) {
                             bytes[high_at] = 0xc3;

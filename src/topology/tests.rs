@@ -224,7 +224,7 @@ fn bad_duration_and_validation_errors_name_the_key() {
         &text,
         "bucket_by",
         "sinks.dead_letters.bucket_by",
-        "no column `ind` in this table; its columns are ",
+        "no field `ind` in these records; bucket_by takes one of source, ",
     );
     let text = VALID.replace(
         "table = \"lake/dead_letters\"",

@@ -72,11 +72,12 @@ pub struct DeltaSinkConfig {
     /// `max_bytes`.
     #[serde(default)]
     pub sort_by: Vec<String>,
-    /// A column whose values decide which of a few buffers a row waits in before it is
-    /// handed to Parquet, so that rows sharing a value reach the encoder together and its
-    /// dictionaries look up a few values at a time, in cache (see `writer`, BENCHMARKS.md).
-    /// Rows keep their order within a buffer; files hold the buffers one after the other.
-    /// Best on the key that events repeat with the same values (an id of what they refer to).
+    /// A field of the records (as a `filter` names it) whose values decide which of a few
+    /// buffers a row waits in before it is handed to Parquet, so that rows sharing a value
+    /// reach the encoder together and its dictionaries look up a few values at a time, in
+    /// cache (see `writer`, BENCHMARKS.md). A buffer goes to Parquet when it fills, so files
+    /// hold runs of a few thousand rows of one buffer; rows of one key keep their order. Best
+    /// on the key that events repeat with the same values (an id of what they refer to).
     #[serde(default)]
     pub bucket_by: Option<String>,
 }
@@ -197,7 +198,7 @@ impl<T: Row> DeltaSink<T> {
             Some(name) => Some(T::field_index(name).ok_or_else(|| InvalidSetting {
                 key: "bucket_by",
                 message: format!(
-                    "no column `{name}` in this table; its columns are {}",
+                    "no field `{name}` in these records; bucket_by takes one of {}",
                     T::field_names().join(", ")
                 ),
             })?),
