@@ -9,7 +9,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 use laketide::dsl::RunSummary;
-use laketide::pinterest::cleaning::{clean_pin, clean_user};
+use laketide::pinterest::cleaning::{clean_pin_shared, clean_user};
 use laketide::prelude::*;
 
 /// Builds and runs the pipeline until the files are drained.
@@ -21,7 +21,7 @@ pub async fn run(input: &Path, lake: &Path) -> anyhow::Result<RunSummary> {
     // Raw bytes -> typed pins; what cannot be cleaned becomes a dead letter, never a panic.
     let (pins, bad_pins) = topology
         .source("pin", file("pin.jsonl"))
-        .try_map("clean_pin", |raw: Bytes| clean_pin(&raw));
+        .try_map("clean_pin", |raw: Bytes| clean_pin_shared(&raw));
 
     // Videos to their own table; of the rest, only posters with at least 1,000 followers.
     let (videos, others) = pins

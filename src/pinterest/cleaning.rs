@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
+use bytes::Bytes;
 use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -72,8 +73,24 @@ pub enum RecordKind {
     User,
 }
 
-/// Cleans one raw `pinterest_data` record (the bytes of one JSON object) into a `pin` row.
+/// Cleans one raw `pinterest_data` record (the bytes of one JSON object) into a `pin` row
+/// that holds a copy of its text.
 pub fn clean_pin(raw: &[u8]) -> Result<Pin, CleanError> {
+    clean_pin_as(raw, Pin::new)
+}
+
+/// [`clean_pin`] for a record the pin may keep: its text stays in `raw` when no value needed
+/// decoding (see [`Pin::within`]).
+pub fn clean_pin_shared(raw: &Bytes) -> Result<Pin, CleanError> {
+    clean_pin_as(raw, |ind, followers, text| {
+        Pin::within(raw, ind, followers, text)
+    })
+}
+
+fn clean_pin_as(
+    raw: &[u8],
+    pin: impl FnOnce(i32, Option<i32>, [Option<&str>; 9]) -> Pin,
+) -> Result<Pin, CleanError> {
     let r: RawPin<'_> = parse_record(raw)?;
     let ind = required_int("index", &r.index)?;
     // Validated so a corrupt record is dead-lettered rather than half-cleaned, then dropped (rule 5).
@@ -88,7 +105,7 @@ pub fn clean_pin(raw: &[u8]) -> Result<Pin, CleanError> {
     let is_image_or_video = pin_text("is_image_or_video", r.is_image_or_video)?;
     let image_src = pin_text("image_src", r.image_src)?;
     let category = pin_text("category", r.category)?;
-    Ok(Pin::new(
+    Ok(pin(
         ind,
         followers,
         [
@@ -832,8 +849,12 @@ mod tests {
     /// 2020-08-28 03:52:47 UTC in microseconds.
     const GEO_MICROS: i64 = 1_598_586_767_000_000;
 
+    /// Cleans with both entry points, which must agree (so every pin test covers both).
     fn pin(json: &str) -> Result<Pin, CleanError> {
-        clean_pin(json.as_bytes())
+        let copied = clean_pin(json.as_bytes());
+        let shared = clean_pin_shared(&Bytes::copy_from_slice(json.as_bytes()));
+        assert_eq!(format!("{copied:?}"), format!("{shared:?}"), "{json}");
+        copied
     }
 
     /// A pin record with one key replaced by `value` (raw JSON text), or removed when `None`.

@@ -26,7 +26,7 @@ pub fn register(registry: &mut Registry) {
         BYTES,
         PIN,
         "raw pin JSON -> cleaned pin row (spec/cleaning.md)",
-        |raw: Bytes| cleaning::clean_pin(&raw),
+        |raw: Bytes| cleaning::clean_pin_shared(&raw),
     );
     registry.register_fallible_transform(
         "clean_geo",

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use bytes::Bytes;
+
 /// The text columns of the `pin` table, in table order.
 pub const PIN_TEXT_COLUMNS: [&str; 9] = [
     "unique_id",
@@ -21,22 +23,35 @@ pub const PIN_TEXT_COLUMNS: [&str; 9] = [
 
 /// One row of the `pin` table (a cleaned `pinterest_data` record).
 ///
-/// The nine text columns share one buffer: a pin is cleaned, built into columns and dropped
-/// once per event, and nine allocations (freed on another thread) were about 10% of the file
-/// pipeline's CPU.
-#[derive(Clone, PartialEq)]
+/// The nine text columns are spans of one buffer: the raw record itself when every value is a
+/// slice of it ([`Pin::within`], the common case), else a buffer of their own ([`Pin::new`]).
+/// A pin is cleaned, built into columns and dropped once per event; nine allocations (freed
+/// on another thread) were about 10% of the file pipeline's CPU, and one allocation plus a
+/// copy of the text about 4%.
+#[derive(Clone)]
 pub struct Pin {
     /// The raw record's `index`, renamed so all three tables join on `ind`.
     pub ind: i32,
     /// "12k" / "3M" / "999" expanded to a plain number.
     pub follower_count: Option<i32>,
-    /// The text columns' values, one after the other.
-    text: String,
-    /// Where each text column ends in `text`; `NULL_TEXT` for null.
-    ends: [u32; 9],
+    /// Holds the text columns' bytes.
+    text: Bytes,
+    /// Where each text column lies in `text`; `start == NULL_TEXT` for null. Every span is the
+    /// extent of a `&str` (so valid UTF-8), which `text()` relies on.
+    spans: [Span; 9],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    end: u32,
 }
 
 const NULL_TEXT: u32 = u32::MAX;
+const NULL_SPAN: Span = Span {
+    start: NULL_TEXT,
+    end: NULL_TEXT,
+};
 
 impl Pin {
     /// A pin from its columns; `text` holds the nine text columns in [`PIN_TEXT_COLUMNS`]
@@ -45,26 +60,82 @@ impl Pin {
     pub fn new(ind: i32, follower_count: Option<i32>, text: [Option<&str>; 9]) -> Self {
         let len = text.iter().flatten().map(|s| s.len()).sum();
         let mut buffer = String::with_capacity(len);
-        let ends = text.map(|value| match value {
+        let spans = text.map(|value| match value {
             Some(value) => {
+                let start = buffer.len();
                 buffer.push_str(value);
                 // A record is far below 4 GiB (sources cap message sizes); were it not, the
                 // columns from here on would read as null rather than out of bounds.
-                u32::try_from(buffer.len()).unwrap_or(NULL_TEXT - 1)
+                match (u32::try_from(start), u32::try_from(buffer.len())) {
+                    (Ok(start), Ok(end)) if end < NULL_TEXT => Span { start, end },
+                    _ => NULL_SPAN,
+                }
             }
-            None => NULL_TEXT,
+            None => NULL_SPAN,
         });
         Pin {
             ind,
             follower_count,
-            text: buffer,
-            ends,
+            text: Bytes::from(buffer.into_bytes()),
+            spans,
+        }
+    }
+
+    /// [`Pin::new`], but the pin keeps `raw` (a reference count, no copy) when every text
+    /// value is a slice of it, as values without escapes are.
+    pub fn within(
+        raw: &Bytes,
+        ind: i32,
+        follower_count: Option<i32>,
+        text: [Option<&str>; 9],
+    ) -> Self {
+        let base = raw.as_ptr() as usize;
+        let span_in_raw = |value: &str| {
+            if value.is_empty() {
+                // Any empty range will do, wherever the empty string came from.
+                return Some(Span { start: 0, end: 0 });
+            }
+            let start = (value.as_ptr() as usize).checked_sub(base)?;
+            let end = start.checked_add(value.len())?;
+            if end > raw.len() {
+                return None;
+            }
+            let end = u32::try_from(end).ok().filter(|&end| end < NULL_TEXT)?;
+            Some(Span {
+                start: u32::try_from(start).ok()?,
+                end,
+            })
+        };
+        let mut spans = [NULL_SPAN; 9];
+        for (span, value) in spans.iter_mut().zip(text) {
+            if let Some(value) = value {
+                match span_in_raw(value) {
+                    Some(found) => *span = found,
+                    None => return Pin::new(ind, follower_count, text),
+                }
+            }
+        }
+        Pin {
+            ind,
+            follower_count,
+            text: raw.clone(),
+            spans,
         }
     }
 
     /// The text column at `index` of [`PIN_TEXT_COLUMNS`]; `None` for null (or past the end).
     pub fn text(&self, index: usize) -> Option<&str> {
-        self.texts().nth(index).flatten()
+        self.span_text(*self.spans.get(index)?)
+    }
+
+    fn span_text(&self, span: Span) -> Option<&str> {
+        if span.start == NULL_TEXT {
+            return None;
+        }
+        let bytes = self.text.get(span.start as usize..span.end as usize)?;
+        // SAFETY: `new` and `within` make every span the extent of a `&str` in `text`, whose
+        // bytes never change.
+        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
     }
 
     pub fn unique_id(&self) -> Option<&str> {
@@ -95,23 +166,23 @@ impl Pin {
         self.text(8)
     }
 
-    /// The nine text columns in [`PIN_TEXT_COLUMNS`] order: each starts where the last
-    /// non-null one before it ended.
+    /// The nine text columns in [`PIN_TEXT_COLUMNS`] order.
     pub fn texts(&self) -> impl Iterator<Item = Option<&str>> {
-        let mut start = 0;
-        self.ends.iter().map(move |&end| {
-            if end == NULL_TEXT {
-                return None;
-            }
-            let value = self.text.get(start as usize..end as usize);
-            start = end;
-            value
-        })
+        self.spans.iter().map(|&span| self.span_text(span))
     }
 
-    /// Bytes of text the pin holds.
+    /// Bytes of text in the pin's columns.
     pub fn text_len(&self) -> usize {
-        self.text.len()
+        self.texts().flatten().map(str::len).sum()
+    }
+}
+
+/// Pins are equal when their columns are, wherever their text is kept.
+impl PartialEq for Pin {
+    fn eq(&self, other: &Self) -> bool {
+        self.ind == other.ind
+            && self.follower_count == other.follower_count
+            && self.texts().eq(other.texts())
     }
 }
 
@@ -198,6 +269,54 @@ mod tests {
         assert_eq!(pin.category(), Some("art"));
         assert_eq!(pin.text(9), None);
         assert!(format!("{pin:?}").contains("save_location: Some(\"/data/art\")"));
+    }
+
+    #[test]
+    fn a_pin_within_its_record_keeps_the_record_and_reads_the_same() {
+        let raw = Bytes::from_static(br#"{"a": "u-1", "b": "desc", "c": "/data/art"}"#);
+        let text = std::str::from_utf8(&raw).expect("utf-8");
+        let values = [
+            Some(&text[7..10]),
+            None,
+            Some(&text[19..23]),
+            None,
+            Some(""),
+            None,
+            None,
+            Some(&text[32..41]),
+            Some(&text[38..41]),
+        ];
+        let shared = Pin::within(&raw, 3, Some(1), values);
+        assert_eq!(shared.text.as_ptr(), raw.as_ptr(), "no copy");
+        let copied = Pin::new(3, Some(1), values);
+        assert_ne!(copied.text.as_ptr(), raw.as_ptr());
+        assert_eq!(shared, copied);
+        assert_eq!(shared.unique_id(), Some("u-1"));
+        assert_eq!(shared.description(), Some("desc"));
+        assert_eq!(shared.tag_list(), Some(""));
+        assert_eq!(shared.save_location(), Some("/data/art"));
+        assert_eq!(shared.category(), Some("art"));
+        assert_eq!(shared.title(), None);
+        assert_eq!(shared.text_len(), copied.text_len());
+
+        // A value from elsewhere (decoded escapes, say): the pin copies its text.
+        let decoded = String::from("caf\u{e9}");
+        let mixed = [
+            values[0],
+            Some(decoded.as_str()),
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        ];
+        let fallback = Pin::within(&raw, 3, None, mixed);
+        assert_ne!(fallback.text.as_ptr(), raw.as_ptr());
+        assert_eq!(fallback.title(), Some("caf\u{e9}"));
+        assert_eq!(fallback, Pin::new(3, None, mixed));
+        assert_ne!(fallback, shared);
     }
 
     #[test]
