@@ -849,6 +849,16 @@ mod tests {
     /// 2020-08-28 03:52:47 UTC in microseconds.
     const GEO_MICROS: i64 = 1_598_586_767_000_000;
 
+    #[test]
+    fn a_pin_without_escapes_keeps_its_record_and_one_with_escapes_copies() {
+        let raw = Bytes::from_static(PIN.as_bytes());
+        assert!(clean_pin_shared(&raw).expect("cleans").shares(&raw));
+        let escaped = Bytes::from(PIN.replace("Summer Crafts\"", "Summer \\u0043rafts\""));
+        let pin = clean_pin_shared(&escaped).expect("cleans");
+        assert!(!pin.shares(&escaped));
+        assert_eq!(pin.title(), Some("Summer Crafts"));
+    }
+
     /// Cleans with both entry points, which must agree (so every pin test covers both).
     fn pin(json: &str) -> Result<Pin, CleanError> {
         let copied = clean_pin(json.as_bytes());
