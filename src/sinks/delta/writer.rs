@@ -101,8 +101,8 @@ pub fn writer_properties(config: &DeltaSinkConfig) -> WriterProperties {
     // Offsets are all distinct, so a dictionary of them only adds a lookup per row and then
     // falls back. In arrival order they rise by one within each run of a partition's
     // messages, which delta encoding stores in a few bits per row (tables 3% smaller,
-    // measured before `bucket_by`, BENCHMARKS.md); with `bucket_by` they rise by small steps,
-    // which still take only a few bits.
+    // measured before `bucket_by`, BENCHMARKS.md). With `bucket_by` a buffer interleaves
+    // runs of several partitions, and the column takes about 10 bits per row (BENCHMARKS.md).
     let offsets = ColumnPath::from(SOURCE_OFFSET);
     builder
         .set_column_dictionary_enabled(offsets.clone(), false)
