@@ -366,6 +366,40 @@ async fn a_directory_source_reads_every_file_below_it() {
     assert_eq!(row_count(&read_table(&lake.join("user")).await), 3);
 }
 
+/// Writes `users` user records over `ids` ids, out of order (id `i * 7919 % ids`), whose age
+/// is 20 + the how-manyth arrival of their id; runs them through a user sink with
+/// `sink_settings` (lines of its table) and returns the lake holding `user`.
+async fn users_through_a_sink(
+    dir: &Path,
+    users: u32,
+    ids: u32,
+    sink_settings: &str,
+) -> std::path::PathBuf {
+    let input = dir.join("user.jsonl");
+    let lines: Vec<Vec<u8>> = (0..users)
+        .map(|i| {
+            let ind = (i * 7919) % ids;
+            let age = 20 + i / ids;
+            format!(
+                r#"{{"ind": {ind}, "first_name": "A", "last_name": "B", "age": {age}, "date_joined": "2015-10-24 11:23:51"}}"#
+            )
+            .into_bytes()
+        })
+        .collect();
+    write_lines(&input, &lines);
+    let lake = dir.join("lake");
+    let topology = format!(
+        "[sources.user]\ntype = \"file\"\npath = \"{}\"\n\n[transforms.clean]\ntype = \"clean_user\"\ninput = \"user\"\n\n\
+         [sinks.user]\ntype = \"delta\"\ninput = \"clean\"\ntable = \"{lake}/user\"\n{sink_settings}\n\n\
+         [sinks.dead]\ntype = \"delta\"\ninput = \"clean.dead\"\ntable = \"{lake}/dead\"\n",
+        input.display(),
+        lake = lake.display()
+    );
+    let summary = common::run_topology(&topology, &[]).await.expect("run");
+    assert_eq!(summary.stats.dead_letters, 0);
+    lake
+}
+
 /// Runs 270,000 users over 100,000 ids, out of order, through a user sink with `sort_by =
 /// ["ind"]` and `settings`; checks that every row group is in (ind, arrival) order and declares
 /// it, and returns the row groups' sizes per file. A user's age is 20 + the how-manyth arrival
@@ -376,28 +410,13 @@ async fn sorted_user_row_groups(settings: &str) -> Vec<Vec<usize>> {
 
     const USERS: u32 = 270_000;
     let dir = tempfile::tempdir().expect("tempdir");
-    let input = dir.path().join("user.jsonl");
-    let lines: Vec<Vec<u8>> = (0..USERS)
-        .map(|i| {
-            let ind = (i * 7919) % 100_000;
-            let age = 20 + i / 100_000;
-            format!(
-                r#"{{"ind": {ind}, "first_name": "A", "last_name": "B", "age": {age}, "date_joined": "2015-10-24 11:23:51"}}"#
-            )
-            .into_bytes()
-        })
-        .collect();
-    write_lines(&input, &lines);
-    let lake = dir.path().join("lake");
-    let topology = format!(
-        "[sources.user]\ntype = \"file\"\npath = \"{}\"\n\n[transforms.clean]\ntype = \"clean_user\"\ninput = \"user\"\n\n\
-         [sinks.user]\ntype = \"delta\"\ninput = \"clean\"\ntable = \"{lake}/user\"\nsort_by = [\"ind\"]\n{settings}\n\n\
-         [sinks.dead]\ntype = \"delta\"\ninput = \"clean.dead\"\ntable = \"{lake}/dead\"\n",
-        input.display(),
-        lake = lake.display()
-    );
-    let summary = common::run_topology(&topology, &[]).await.expect("run");
-    assert_eq!(summary.stats.dead_letters, 0);
+    let lake = users_through_a_sink(
+        dir.path(),
+        USERS,
+        100_000,
+        &format!("sort_by = [\"ind\"]\n{settings}"),
+    )
+    .await;
 
     let location =
         laketide::sinks::delta::TableLocation::parse(&lake.join("user").to_string_lossy())
@@ -542,29 +561,13 @@ async fn bucket_by_keeps_every_row_and_groups_rows_by_key() {
     const USERS: u32 = 50_000;
     const IDS: u32 = 1_000;
     let dir = tempfile::tempdir().expect("tempdir");
-    let input = dir.path().join("user.jsonl");
-    // A user's age is 20 + the how-manyth arrival of its id.
-    let lines: Vec<Vec<u8>> = (0..USERS)
-        .map(|i| {
-            let ind = (i * 7919) % IDS;
-            let age = 20 + i / IDS;
-            format!(
-                r#"{{"ind": {ind}, "first_name": "A", "last_name": "B", "age": {age}, "date_joined": "2015-10-24 11:23:51"}}"#
-            )
-            .into_bytes()
-        })
-        .collect();
-    write_lines(&input, &lines);
-    let lake = dir.path().join("lake");
-    let topology = format!(
-        "[sources.user]\ntype = \"file\"\npath = \"{}\"\n\n[transforms.clean]\ntype = \"clean_user\"\ninput = \"user\"\n\n\
-         [sinks.user]\ntype = \"delta\"\ninput = \"clean\"\ntable = \"{lake}/user\"\nbucket_by = \"ind\"\nposition_columns = true\n\n\
-         [sinks.dead]\ntype = \"delta\"\ninput = \"clean.dead\"\ntable = \"{lake}/dead\"\n",
-        input.display(),
-        lake = lake.display()
-    );
-    let summary = common::run_topology(&topology, &[]).await.expect("run");
-    assert_eq!(summary.stats.dead_letters, 0);
+    let lake = users_through_a_sink(
+        dir.path(),
+        USERS,
+        IDS,
+        "bucket_by = \"ind\"\nposition_columns = true",
+    )
+    .await;
 
     let mut rows = Vec::new();
     for batch in read_table(&lake.join("user")).await {
