@@ -165,6 +165,15 @@ impl<T: Row> RowBuffer<T> {
     }
 }
 
+/// A buffer's rows are handed to the Parquet writer once it holds this many.
+fn buffer_rows(bucket_column: Option<usize>) -> usize {
+    if bucket_column.is_some() {
+        BUCKET_ROWS
+    } else {
+        ARROW_BATCH_ROWS
+    }
+}
+
 /// The buffer (of `buckets`) for a row whose `bucket_by` column holds `value`.
 fn bucket_of(value: FieldValue<'_>, buckets: usize) -> usize {
     let key = match value {
@@ -199,8 +208,6 @@ struct SinkState<T: Row> {
     buffers: Vec<RowBuffer<T>>,
     /// `bucket_by`'s index in the row's fields.
     bucket_column: Option<usize>,
-    /// A buffer's rows are handed to the Parquet writer once it holds this many.
-    buffer_rows: usize,
     /// With `sort_by`: built batches waiting to be sorted into a row group.
     unsorted: Option<SortBuffer>,
     /// Rows written to the Parquet writer since the last commit.
@@ -256,14 +263,12 @@ impl<T: Row> SinkState<T> {
             .with_target_file_size(file_size)
             .with_writer_properties(properties);
         let arrow_schema = writer.arrow_schema();
-        let (buckets, buffer_rows) = match bucket_column {
-            Some(_) => (BUCKETS, BUCKET_ROWS),
-            None => (1, ARROW_BATCH_ROWS),
-        };
+        let buckets = if bucket_column.is_some() { BUCKETS } else { 1 };
         Ok(SinkState {
-            buffers: (0..buckets).map(|_| RowBuffer::new(buffer_rows)).collect(),
+            buffers: (0..buckets)
+                .map(|_| RowBuffer::new(buffer_rows(bucket_column)))
+                .collect(),
             bucket_column,
-            buffer_rows,
             unsorted: sort_key.map(SortBuffer::new),
             config,
             location,
@@ -331,7 +336,7 @@ impl<T: Row> SinkState<T> {
                 buffer.partitions.append_value(&partition.name);
                 buffer.offsets.append_value(record.position.offset);
             }
-            let full = buffer.len() >= self.buffer_rows;
+            let full = buffer.len() >= buffer_rows(self.bucket_column);
             match self.ingest_times.last_mut() {
                 Some((time, rows)) if *time == record.ingest_time => *rows += 1,
                 _ => self.ingest_times.push((record.ingest_time, 1)),
