@@ -114,10 +114,12 @@ impl RowBuilder<Pin> for PinBuilder {
     fn append(&mut self, row: &Pin) {
         self.ind.append_value(row.ind);
         self.follower_count.append_option(row.follower_count);
+        let mut text_len = 0;
         for (builder, value) in self.strings.iter_mut().zip(row.texts()) {
+            text_len += value.map_or(0, str::len);
             builder.append_option(value);
         }
-        self.bytes += row.text_len() + 9 * 4 + 10;
+        self.bytes += text_len + 9 * 4 + 10;
     }
 
     fn len(&self) -> usize {
