@@ -20,6 +20,7 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::records::{Geo, Pin, User};
+use super::short_text::ShortText;
 use crate::json::{Scalar, read_flat_object};
 
 /// Why a record could not be cleaned; the record goes to the dead-letter table with this text.
@@ -129,7 +130,7 @@ pub fn clean_geo(raw: &[u8]) -> Result<Geo, CleanError> {
     let r: RawGeo<'_> = parse_record(raw)?;
     Ok(Geo {
         ind: required_int("ind", &r.ind)?,
-        country: text("country", r.country)?.map(Cow::into_owned),
+        country: text("country", r.country)?.as_deref().map(ShortText::new),
         coordinates: [
             coordinate("latitude", &r.latitude)?,
             coordinate("longitude", &r.longitude)?,
@@ -146,13 +147,7 @@ pub fn clean_user(raw: &[u8]) -> Result<User, CleanError> {
     let last = text("last_name", r.last_name)?;
     // Spark `concat`: any null input makes the result null.
     let user_name = match (first, last) {
-        (Some(first), Some(last)) => {
-            let mut name = String::with_capacity(first.len() + 1 + last.len());
-            name.push_str(&first);
-            name.push(' ');
-            name.push_str(&last);
-            Some(name)
-        }
+        (Some(first), Some(last)) => Some(ShortText::concat(&[&first, " ", &last])),
         _ => None,
     };
     Ok(User {

@@ -5,6 +5,7 @@
 pub mod cleaning;
 pub mod generator;
 pub mod records;
+pub mod short_text;
 pub mod tables;
 
 use bytes::Bytes;

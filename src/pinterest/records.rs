@@ -8,6 +8,8 @@ use std::fmt;
 
 use bytes::Bytes;
 
+use super::short_text::ShortText;
+
 /// The text columns of the `pin` table, in table order.
 pub const PIN_TEXT_COLUMNS: [&str; 9] = [
     "unique_id",
@@ -227,7 +229,7 @@ impl serde::Serialize for Pin {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Geo {
     pub ind: i32,
-    pub country: Option<String>,
+    pub country: Option<ShortText>,
     /// `[latitude, longitude]`, in that order (the contract's array column); each slot is null on
     /// its own when the producer sent no value for it.
     pub coordinates: [Option<f64>; 2],
@@ -240,7 +242,7 @@ pub struct Geo {
 pub struct User {
     pub ind: i32,
     /// `first_name + " " + last_name`; null when either part is null (Spark `concat`).
-    pub user_name: Option<String>,
+    pub user_name: Option<ShortText>,
     pub age: Option<i32>,
     /// Microseconds since the Unix epoch, UTC.
     pub date_joined: Option<i64>,

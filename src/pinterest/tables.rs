@@ -223,7 +223,7 @@ impl RowBuilder<Geo> for GeoBuilder {
         self.coordinates.values().append_option(row.coordinates[1]);
         self.coordinates.append(true);
         self.timestamp.append_option(row.timestamp);
-        self.bytes += 40 + row.country.as_ref().map_or(0, String::len);
+        self.bytes += 40 + row.country.as_deref().map_or(0, str::len);
     }
 
     fn len(&self) -> usize {
@@ -306,7 +306,7 @@ impl RowBuilder<User> for UserBuilder {
         self.user_name.append_option(row.user_name.as_deref());
         self.age.append_option(row.age);
         self.date_joined.append_option(row.date_joined);
-        self.bytes += 20 + row.user_name.as_ref().map_or(0, String::len);
+        self.bytes += 20 + row.user_name.as_deref().map_or(0, str::len);
     }
 
     fn len(&self) -> usize {
