@@ -37,7 +37,63 @@ pub enum Scalar<'a> {
 /// are not are left to the complete parser, which says where.
 pub fn read_flat_object<'a>(
     bytes: &'a [u8],
-    mut member: impl FnMut(&'a str, Scalar<'a>) -> bool,
+    member: impl FnMut(&'a str, Scalar<'a>) -> bool,
+) -> Option<()> {
+    read_object(bytes, Reader::plain_string, member)
+}
+
+/// The keys of a record type, in the order its producers write them (see
+/// [`read_known_object`]).
+#[derive(Debug, Clone, Copy)]
+pub struct KnownKeys(&'static [&'static str]);
+
+impl KnownKeys {
+    /// Panics (at compile time, in a `const`) on a key with a quote, a backslash or a control
+    /// character: keys are matched byte for byte against the record, which is only sound for
+    /// keys that JSON writes without escapes.
+    pub const fn new(keys: &'static [&'static str]) -> Self {
+        let mut k = 0;
+        while k < keys.len() {
+            let key = keys[k].as_bytes();
+            let mut i = 0;
+            while i < key.len() {
+                assert!(
+                    key[i] != b'"' && key[i] != b'\\' && key[i] >= 0x20,
+                    "a known key must need no escapes"
+                );
+                i += 1;
+            }
+            k += 1;
+        }
+        KnownKeys(keys)
+    }
+}
+
+/// [`read_flat_object`] for a record type whose keys are known: `member(index, value)` gets the
+/// key's index in `keys`, `None` for a key not among them.
+///
+/// A producer writes a type's keys in one order, so the reader expects the key after the last
+/// one it found and checks for it in place, one comparison, instead of scanning for the closing
+/// quote and looking the name up. Keys in another order, or unknown ones, are read and looked up
+/// as [`read_flat_object`] reads them, so the result is the same either way.
+pub fn read_known_object<'a>(
+    bytes: &'a [u8],
+    keys: KnownKeys,
+    member: impl FnMut(Option<usize>, Scalar<'a>) -> bool,
+) -> Option<()> {
+    let mut expected = 0;
+    read_object(
+        bytes,
+        |reader: &mut Reader<'a>| reader.known_key(keys.0, &mut expected),
+        member,
+    )
+}
+
+/// The object grammar of both readers; `key` reads a key after its opening quote.
+fn read_object<'a, K>(
+    bytes: &'a [u8],
+    mut key: impl FnMut(&mut Reader<'a>) -> Option<K>,
+    mut member: impl FnMut(K, Scalar<'a>) -> bool,
 ) -> Option<()> {
     let mut reader = Reader { bytes, at: 0 };
     reader.expect(b'{')?;
@@ -48,7 +104,7 @@ pub fn read_flat_object<'a>(
     }
     loop {
         reader.expect(b'"')?;
-        let key = reader.plain_string()?;
+        let key = key(&mut reader)?;
         reader.skip_whitespace();
         reader.expect(b':')?;
         reader.skip_whitespace();
@@ -213,6 +269,30 @@ impl<'a> Reader<'a> {
         }
         self.at += 1;
         Some(text)
+    }
+
+    /// A key after its opening quote, as its index in `keys` (`None`: not among them); tries
+    /// `keys[*expected]` first and leaves `*expected` at the index after the key found.
+    #[inline]
+    fn known_key(&mut self, keys: &[&str], expected: &mut usize) -> Option<Option<usize>> {
+        if let Some(key) = keys.get(*expected) {
+            let end = self.at + key.len();
+            // The key's bytes and then the closing quote: exactly this key, as `KnownKeys`
+            // holds only keys without escapes.
+            if self.bytes.get(self.at..end) == Some(key.as_bytes())
+                && self.bytes.get(end) == Some(&b'"')
+            {
+                self.at = end + 1;
+                *expected += 1;
+                return Some(Some(*expected - 1));
+            }
+        }
+        let name = self.plain_string()?;
+        let found = keys.iter().position(|key| *key == name);
+        if let Some(index) = found {
+            *expected = index + 1;
+        }
+        Some(found)
     }
 
     /// A string value after its opening quote, escapes decoded.
@@ -601,9 +681,76 @@ mod tests {
         assert!(floats > 80_000, "{floats} of 100000 read here");
     }
 
+    /// The keys of the templates below, in their order (for the reader that expects them),
+    /// but for the last two, which it has to find by name.
+    const TEMPLATE_KEYS: KnownKeys = KnownKeys::new(&[
+        "index",
+        "unique_id",
+        "title",
+        "description",
+        "follower_count",
+        "downloaded",
+        "save_location",
+        "ind",
+        "timestamp",
+        "latitude",
+        "longitude",
+        "country",
+        "ind",
+        "first_name",
+        "last_name",
+        "age",
+        "date_joined",
+        "no",
+        "ok",
+    ]);
+
+    #[test]
+    fn known_keys_are_found_in_any_order_and_others_are_told_apart() {
+        const KEYS: KnownKeys = KnownKeys::new(&["ind", "index", "name"]);
+        fn read(text: &str) -> Option<Vec<(Option<usize>, Scalar<'_>)>> {
+            let mut out = Vec::new();
+            read_known_object(text.as_bytes(), KEYS, |index, value| {
+                out.push((index, value));
+                true
+            })
+            .map(|()| out)
+        }
+        let one = Scalar::UInt(1);
+        assert_eq!(
+            read(r#"{"ind": 1, "index": 1, "name": 1}"#),
+            Some(vec![
+                (Some(0), one.clone()),
+                (Some(1), one.clone()),
+                (Some(2), one.clone())
+            ])
+        );
+        // Out of order, a prefix of a known key, a known key's prefix, an unknown key.
+        assert_eq!(
+            read(r#"{"name": 1, "indexes": 1, "in": 1, "index": 1, "ind": 1, "x": 1}"#),
+            Some(vec![
+                (Some(2), one.clone()),
+                (None, one.clone()),
+                (None, one.clone()),
+                (Some(1), one.clone()),
+                (Some(0), one.clone()),
+                (None, one.clone()),
+            ])
+        );
+        // The expected key is a prefix of the one there.
+        assert_eq!(
+            read(r#"{"indexes": 1, "ind": 1}"#),
+            Some(vec![(None, one.clone()), (Some(0), one.clone())])
+        );
+        // A key with an escape is left to the complete parser, as by `read_flat_object`.
+        assert_eq!(read(r#"{"in\u0064": 1}"#), None);
+        assert_eq!(read(r#"{"ind"#), None);
+    }
+
     /// Random edits of event-shaped records (quotes, escapes, control characters, bytes
     /// outside ASCII and broken UTF-8, structure) at random places: whatever this reader
-    /// accepts, serde_json accepts too and reads the same way.
+    /// accepts, serde_json accepts too and reads the same way, and the reader of known keys
+    /// reads exactly what it reads.
     #[test]
     fn random_edits_agree_with_serde_json() {
         let templates: [&[u8]; 3] = [
@@ -659,12 +806,22 @@ mod tests {
                 bytes.splice(at..end, inserted.iter().copied());
             }
             let mut ours = Vec::new();
-            if read_flat_object(&bytes, |key, value| {
+            let flat = read_flat_object(&bytes, |key, value| {
                 ours.push((key, value));
                 true
-            })
-            .is_none()
-            {
+            });
+            let mut known = Vec::new();
+            let known_result = read_known_object(&bytes, TEMPLATE_KEYS, |index, value| {
+                known.push((index.map(|index| TEMPLATE_KEYS.0[index]), value));
+                true
+            });
+            assert_eq!(known_result, flat, "{}", String::from_utf8_lossy(&bytes));
+            let named: Vec<_> = ours
+                .iter()
+                .map(|(key, value)| (TEMPLATE_KEYS.0.contains(key).then_some(*key), value.clone()))
+                .collect();
+            assert_eq!(known, named, "{}", String::from_utf8_lossy(&bytes));
+            if flat.is_none() {
                 continue;
             }
             accepted += 1;

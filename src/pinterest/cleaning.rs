@@ -21,7 +21,7 @@ use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::records::{Geo, Pin, User};
 use super::short_text::ShortText;
-use crate::json::{Scalar, read_flat_object};
+use crate::json::{KnownKeys, Scalar, read_known_object};
 
 /// Why a record could not be cleaned; the record goes to the dead-letter table with this text.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -182,17 +182,20 @@ macro_rules! raw_record {
 
         impl<'a> FlatRecord<'a> for $name<'a> {
             fn read_flat(bytes: &'a [u8]) -> Option<Self> {
+                // In the order the producers write them, which the reader expects.
+                const KEYS: KnownKeys = KnownKeys::new(&[$(stringify!($field)),*]);
                 let mut record = Self::default();
-                read_flat_object(bytes, |key, value| {
-                    let slot = match key {
-                        $(stringify!($field) => &mut record.$field,)*
-                        _ => return true,
+                let $name { $($field),* } = &mut record;
+                let mut slots = [$($field),*];
+                read_known_object(bytes, KEYS, |index, value| {
+                    let Some(slot) = index.and_then(|index| slots.get_mut(index)) else {
+                        return true; // a key of no column
                     };
                     // A key given twice: serde reports the duplicate.
-                    if !matches!(slot, Loose::Missing) {
+                    if !matches!(**slot, Loose::Missing) {
                         return false;
                     }
-                    *slot = Loose::from(value);
+                    **slot = Loose::from(value);
                     true
                 })?;
                 Some(record)
