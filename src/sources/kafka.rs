@@ -21,6 +21,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, TopicPartitionList as Tpl};
+use rustc_hash::FxHashMap;
 use serde::Deserialize;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
@@ -205,8 +206,10 @@ struct State {
     /// Whether a batch went downstream since the sinks last acknowledged a barrier: if not,
     /// there is nothing for a barrier to wait for.
     handed_on_since_barrier: bool,
-    /// Assigned partitions by (topic, partition).
-    assigned: HashMap<(String, i32), Assigned>,
+    /// Assigned partitions by (topic, partition). Looked up for every message, so with a fast
+    /// hash instead of SipHash, which cost ~380 instructions per message (2.5% of the Kafka
+    /// pipeline, callgrind); the keys come from the group's assignment, not from message data.
+    assigned: FxHashMap<(String, i32), Assigned>,
     /// The key of the partition the last message came from: messages arrive in runs per
     /// partition, so most lookups reuse it instead of allocating a key.
     last_key: Option<(String, i32)>,
