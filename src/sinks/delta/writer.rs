@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use deltalake::DeltaTable;
-use deltalake::arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder};
+use deltalake::arrow::array::{Array, ArrayRef, Int64Builder, RecordBatch, StringBuilder};
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Transaction};
@@ -157,8 +157,15 @@ impl<T: Row> RowBuffer<T> {
     ) -> anyhow::Result<RecordBatch> {
         let mut columns: Vec<ArrayRef> = self.rows.finish();
         if position_columns {
-            columns.push(Arc::new(self.partitions.finish()));
-            columns.push(Arc::new(self.offsets.finish()));
+            let partitions = self.partitions.finish();
+            let offsets = self.offsets.finish();
+            // A finished builder starts over empty and would grow by doubling again for every
+            // batch: some 35 reallocations per 2,048 rows.
+            self.partitions =
+                StringBuilder::with_capacity(partitions.len(), partitions.value_data().len());
+            self.offsets = Int64Builder::with_capacity(offsets.len());
+            columns.push(Arc::new(partitions));
+            columns.push(Arc::new(offsets));
         }
         RecordBatch::try_new(schema.clone(), columns)
             .context("the record type built columns that do not match its schema")
