@@ -427,8 +427,8 @@ impl<'a> Reader<'a> {
         if fraction_digits > 0 {
             // Up to 15 digits, the mantissa is below 2^53 and the power of ten at most 10^14,
             // both exact as f64, so one (correctly rounded) division gives the correctly
-            // rounded value: what serde_json computes too, and a tenth of what a general
-            // decimal parse costs. Longer ones are left to serde_json.
+            // rounded value: what serde_json computes too, for ~210 instructions less than a
+            // general decimal parse (callgrind). Longer ones are left to serde_json.
             if integer_digits + fraction_digits > 15 {
                 return None;
             }
