@@ -169,7 +169,8 @@ trait FlatRecord<'a>: Sized {
 }
 
 /// Declares a raw record struct that serde can deserialize and the flat reader can fill, from
-/// one list of keys.
+/// one list of keys. List them in the order the producers write them: the reader expects that
+/// order and finds keys in any other one more slowly (see [`read_known_object`]).
 macro_rules! raw_record {
     ($name:ident { $($field:ident),* $(,)? }) => {
         #[derive(Debug, Default, PartialEq, Deserialize)]

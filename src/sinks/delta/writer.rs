@@ -133,11 +133,15 @@ struct RowBuffer<T: Row> {
 }
 
 impl<T: Row> RowBuffer<T> {
-    fn new(capacity: usize) -> Self {
+    /// Sized for `capacity` rows (position columns only if the table has them).
+    fn new(capacity: usize, position_columns: bool) -> Self {
+        let positions = if position_columns { capacity } else { 0 };
         RowBuffer {
             rows: T::builder(capacity),
-            partitions: StringBuilder::new(),
-            offsets: Int64Builder::new(),
+            // A guess at a partition's name (`topic/partition`, or a file's path); the
+            // builder keeps the real size after its first batch (`finish`).
+            partitions: StringBuilder::with_capacity(positions, positions * 32),
+            offsets: Int64Builder::with_capacity(positions),
         }
     }
 
@@ -273,7 +277,7 @@ impl<T: Row> SinkState<T> {
         let buckets = if bucket_column.is_some() { BUCKETS } else { 1 };
         Ok(SinkState {
             buffers: (0..buckets)
-                .map(|_| RowBuffer::new(buffer_rows(bucket_column)))
+                .map(|_| RowBuffer::new(buffer_rows(bucket_column), config.position_columns))
                 .collect(),
             bucket_column,
             unsorted: sort_key.map(SortBuffer::new),
