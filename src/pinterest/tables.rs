@@ -4,14 +4,14 @@
 use std::sync::{Arc, LazyLock};
 
 use deltalake::arrow::array::{
-    Array, ArrayBuilder, ArrayRef, ArrowPrimitiveType, Float64Builder, Int32Builder, ListBuilder,
-    PrimitiveBuilder, StringBuilder, TimestampMicrosecondBuilder,
+    Array, ArrayBuilder, ArrayRef, Float64Builder, Int32Builder, ListBuilder, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use super::records::{Geo, Pin, User};
 use crate::dsl::{FieldValue, Fields};
-use crate::sinks::{Row, RowBuilder};
+use crate::sinks::{Row, RowBuilder, finish_primitive, finish_text};
 
 fn timestamp_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
@@ -36,24 +36,6 @@ fn schema(columns: &[(&str, DataType)]) -> SchemaRef {
             .map(|(name, ty)| Field::new(*name, ty.clone(), true))
             .collect::<Vec<_>>(),
     ))
-}
-
-/// Finishes a text column and leaves the builder sized for a batch like this one. A finished
-/// builder would start empty and grow by doubling: every byte copied again on the way, and up
-/// to twice the memory held by the finished column.
-fn finish_text(builder: &mut StringBuilder) -> ArrayRef {
-    let column = builder.finish();
-    let bytes = column.value_data().len();
-    *builder = StringBuilder::with_capacity(column.len(), bytes + bytes / 8);
-    Arc::new(column)
-}
-
-/// [`finish_text`] for a column of fixed-width values.
-fn finish_primitive<T: ArrowPrimitiveType>(builder: &mut PrimitiveBuilder<T>) -> ArrayRef {
-    let column = builder.finish();
-    *builder = PrimitiveBuilder::<T>::with_capacity(column.len())
-        .with_data_type(column.data_type().clone());
-    Arc::new(column)
 }
 
 fn text(value: Option<&str>) -> FieldValue<'_> {

@@ -15,7 +15,7 @@ use crate::runtime::{CheckpointStore, RunStats};
 
 pub use delta::{DeltaSink, DeltaSinkConfig};
 pub use kafka::{KafkaSink, KafkaSinkConfig};
-pub use row::{Row, RowBuilder};
+pub use row::{Row, RowBuilder, finish_primitive, finish_text};
 
 /// A sink setting that cannot work, with the key it is under, so that a topology file's error
 /// points at the line to fix.

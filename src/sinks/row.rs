@@ -1,6 +1,10 @@
 //! How a typed value becomes columns of a table.
 
-use deltalake::arrow::array::ArrayRef;
+use std::sync::Arc;
+
+use deltalake::arrow::array::{
+    Array, ArrayRef, ArrowPrimitiveType, PrimitiveBuilder, StringBuilder,
+};
 use deltalake::arrow::datatypes::SchemaRef;
 
 use crate::dsl::Fields;
@@ -32,4 +36,22 @@ pub trait RowBuilder<R: ?Sized>: Send {
 
     /// The columns built so far, in schema order; the builder is empty afterwards.
     fn finish(&mut self) -> Vec<ArrayRef>;
+}
+
+/// Finishes a text column and leaves the builder sized for a batch like this one. A finished
+/// builder would start empty and grow by doubling: every byte copied again on the way, and up
+/// to twice the memory held by the finished column.
+pub fn finish_text(builder: &mut StringBuilder) -> ArrayRef {
+    let column = builder.finish();
+    let bytes = column.value_data().len();
+    *builder = StringBuilder::with_capacity(column.len(), bytes + bytes / 8);
+    Arc::new(column)
+}
+
+/// [`finish_text`] for a column of fixed-width values.
+pub fn finish_primitive<T: ArrowPrimitiveType>(builder: &mut PrimitiveBuilder<T>) -> ArrayRef {
+    let column = builder.finish();
+    *builder = PrimitiveBuilder::<T>::with_capacity(column.len())
+        .with_data_type(column.data_type().clone());
+    Arc::new(column)
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use deltalake::DeltaTable;
-use deltalake::arrow::array::{Array, ArrayRef, Int64Builder, RecordBatch, StringBuilder};
+use deltalake::arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder};
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Transaction};
@@ -24,7 +24,7 @@ use super::sort::{SortBuffer, SortKey};
 use super::table::{TableLocation, open_or_create};
 use crate::dsl::{Batch, FieldValue, Partition, now_micros};
 use crate::runtime::{CheckpointKey, LatencyHistogram};
-use crate::sinks::{Row, RowBuilder, SinkContext};
+use crate::sinks::{Row, RowBuilder, SinkContext, finish_primitive, finish_text};
 
 /// Rows per Arrow batch handed to the Parquet writer: large enough for good column chunks,
 /// small enough that building columns does not hold much memory.
@@ -161,15 +161,8 @@ impl<T: Row> RowBuffer<T> {
     ) -> anyhow::Result<RecordBatch> {
         let mut columns: Vec<ArrayRef> = self.rows.finish();
         if position_columns {
-            let partitions = self.partitions.finish();
-            let offsets = self.offsets.finish();
-            // A finished builder starts over empty and would grow by doubling again for every
-            // batch: some 35 reallocations per 2,048 rows.
-            self.partitions =
-                StringBuilder::with_capacity(partitions.len(), partitions.value_data().len());
-            self.offsets = Int64Builder::with_capacity(offsets.len());
-            columns.push(Arc::new(partitions));
-            columns.push(Arc::new(offsets));
+            columns.push(finish_text(&mut self.partitions));
+            columns.push(finish_primitive(&mut self.offsets));
         }
         RecordBatch::try_new(schema.clone(), columns)
             .context("the record type built columns that do not match its schema")
