@@ -124,24 +124,30 @@ pub(super) fn table_schema<T: Row>(position_columns: bool) -> Schema {
     Schema::new(fields)
 }
 
-/// Rows waiting to be handed to the Parquet writer, as columns, with their positions when the
-/// table has position columns.
+/// Rows waiting to be handed to the Parquet writer, as columns.
 struct RowBuffer<T: Row> {
     rows: T::Builder,
+    /// The rows' positions, when the table has position columns.
+    positions: Option<PositionBuilder>,
+}
+
+/// The position columns: each row's source partition and offset.
+struct PositionBuilder {
     partitions: StringBuilder,
     offsets: Int64Builder,
 }
 
 impl<T: Row> RowBuffer<T> {
-    /// Sized for `capacity` rows (position columns only if the table has them).
+    /// Sized for `capacity` rows.
     fn new(capacity: usize, position_columns: bool) -> Self {
-        let positions = if position_columns { capacity } else { 0 };
         RowBuffer {
             rows: T::builder(capacity),
-            // A guess at a partition's name (`topic/partition`, or a file's path); the
-            // builder keeps the real size after its first batch (`finish`).
-            partitions: StringBuilder::with_capacity(positions, positions * 32),
-            offsets: Int64Builder::with_capacity(positions),
+            positions: position_columns.then(|| PositionBuilder {
+                // A guess at a partition's name (`topic/partition`, or a file's path); the
+                // builder keeps the real size after its first batch (`finish`).
+                partitions: StringBuilder::with_capacity(capacity, capacity * 32),
+                offsets: Int64Builder::with_capacity(capacity),
+            }),
         }
     }
 
@@ -154,15 +160,11 @@ impl<T: Row> RowBuffer<T> {
     }
 
     /// The rows as a batch of `schema`; the buffer is empty afterwards.
-    fn finish(
-        &mut self,
-        schema: &SchemaRef,
-        position_columns: bool,
-    ) -> anyhow::Result<RecordBatch> {
+    fn finish(&mut self, schema: &SchemaRef) -> anyhow::Result<RecordBatch> {
         let mut columns: Vec<ArrayRef> = self.rows.finish();
-        if position_columns {
-            columns.push(finish_text(&mut self.partitions));
-            columns.push(finish_primitive(&mut self.offsets));
+        if let Some(positions) = &mut self.positions {
+            columns.push(finish_text(&mut positions.partitions));
+            columns.push(finish_primitive(&mut positions.offsets));
         }
         RecordBatch::try_new(schema.clone(), columns)
             .context("the record type built columns that do not match its schema")
@@ -336,9 +338,9 @@ impl<T: Row> SinkState<T> {
             });
             let buffer = &mut self.buffers[bucket];
             buffer.rows.append(&record.value);
-            if self.config.position_columns {
-                buffer.partitions.append_value(&partition.name);
-                buffer.offsets.append_value(record.position.offset);
+            if let Some(positions) = &mut buffer.positions {
+                positions.partitions.append_value(&partition.name);
+                positions.offsets.append_value(record.position.offset);
             }
             let full = buffer.len() >= buffer_rows(self.bucket_column);
             match self.ingest_times.last_mut() {
@@ -381,7 +383,7 @@ impl<T: Row> SinkState<T> {
         if buffer.rows.is_empty() {
             return Ok(());
         }
-        let batch = buffer.finish(&self.arrow_schema, self.config.position_columns)?;
+        let batch = buffer.finish(&self.arrow_schema)?;
         match &mut self.unsorted {
             Some(unsorted) => {
                 unsorted.push(batch);
