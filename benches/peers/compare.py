@@ -14,7 +14,7 @@
    instead as `laketide run topologies/pinterest-files.toml --until-idle` (CPU and peak RSS from
    the kernel's rusage of that one process), labelled "laketide run (fallback)".
 4. Each peer with the venv's python: python_loop, polars, spark (see README.md); a peer whose
-   setup failed is skipped, saying why.
+   setup failed is skipped, saying why. With --repeat K: K rounds of every contender once.
 5. Checks every peer's output row counts per table against laketide's (its "tables" map, or its
    Delta tables read back), prints a Markdown table on stdout, and writes everything to --json.
 """
@@ -24,6 +24,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -314,14 +315,15 @@ def median_of(runs):
     return chosen
 
 
-def repeated(count, label, run_once):
-    """run_once() `count` times; a list of results per run (each a list)."""
-    out = []
-    for i in range(count):
-        if count > 1:
-            log(f"-- {label}: run {i + 1} of {count}")
-        out.append(run_once())
-    return out
+def advantage_by_round(laketide_runs, peer_runs, mode):
+    """laketide's records per CPU-s over the peer's, per round in which both have a figure."""
+    ratios = []
+    for ours, theirs in zip(laketide_runs, peer_runs):
+        base = (ours or {}).get("records_per_cpu_sec")
+        rpcs = theirs[mode].get("records_per_cpu_sec") if len(theirs) > mode else None
+        if base and rpcs:
+            ratios.append(round(base / rpcs, 2))
+    return ratios
 
 
 def fmt_num(value, digits=0):
@@ -333,9 +335,10 @@ def fmt_num(value, digits=0):
 
 
 def markdown(laketide, results):
+    by_round = any(len(r.get("advantage_by_round") or []) > 1 for r in results)
     header = ("| peer | records | wall s | CPU s | records/s | records per CPU-s | peak RSS MiB "
-              "| laketide advantage per CPU-s |")
-    lines = [header, "|---|---:|---:|---:|---:|---:|---:|---:|"]
+              "| laketide advantage per CPU-s |" + (" by round: median (range) |" if by_round else ""))
+    lines = [header, "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if by_round else "")]
     base = (laketide or {}).get("records_per_cpu_sec")
     rows = ([laketide] if laketide else []) + results
     for r in rows:
@@ -347,10 +350,17 @@ def markdown(laketide, results):
             adv = f"{base / rpcs:.1f}x"
         else:
             adv = "n/a"
-        lines.append(
+        line = (
             f"| {r.get('peer')} | {fmt_num(r.get('records'))} | {fmt_num(r.get('wall_seconds'), 2)} "
             f"| {fmt_num(r.get('cpu_seconds'), 2)} | {fmt_num(r.get('records_per_sec'))} | {fmt_num(rpcs)} "
             f"| {fmt_num(rss / 2**20 if rss is not None else None)} | {adv} |")
+        if by_round:
+            ratios = sorted(r.get("advantage_by_round") or [])
+            if r is laketide or not ratios:
+                line += " |"
+            else:
+                line += f" {statistics.median(ratios):.1f}x ({ratios[0]:.1f}-{ratios[-1]:.1f}x) |"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -412,15 +422,35 @@ def main():
     python, status = setup_venv(args.retry_setup)
     input_dir, expected_records = prepare_input(args, work)
     warm_page_cache(input_dir)
-    laketide = None
-    if have_laketide:
-        first = run_laketide_bench(args, input_dir, work, logs, python)
-        if first is not None:
-            rest = repeated(args.repeat - 1, "laketide", lambda: run_laketide_bench(args, input_dir, work, logs, python))
-            laketide = median_of([first] + rest)
-        elif not args.no_run_fallback:
-            laketide = median_of(repeated(args.repeat, "laketide (fallback)",
-                                          lambda: run_laketide_fallback(args, input_dir, work, logs, python)))
+    active = []
+    skipped = {}
+    for name in peers:
+        why = status.get(PEERS[name][2], "not in the setup status file")
+        if why != "ok":
+            skipped[name] = why
+            log(f"== {name}: skipped: {why} (after fixing the cause: --retry-setup)")
+            continue
+        active.append(name)
+    # Rounds, not blocks: each round runs every contender once, so that contenders compared
+    # in one round ran minutes apart at most. Shared machines drift: the 2-core VM of
+    # BENCHMARKS.md ran the same binary 1.6x slower ten minutes after a quiet spell. Measured in
+    # blocks (laketide K times, then each peer K times), a ratio would compare spells as much
+    # as programs.
+    laketide_runs, peer_runs = [], {name: [] for name in active}
+    fallback = False
+    for round_index in range(args.repeat):
+        if args.repeat > 1:
+            log(f"-- round {round_index + 1} of {args.repeat}")
+        if have_laketide:
+            result = None if fallback else run_laketide_bench(args, input_dir, work, logs, python)
+            if result is None and not laketide_runs and not fallback and not args.no_run_fallback:
+                fallback = True
+            if fallback:
+                result = run_laketide_fallback(args, input_dir, work, logs, python)
+            laketide_runs.append(result)
+        for name in active:
+            peer_runs[name].append(run_peer(name, python, input_dir, work, logs))
+    laketide = median_of(laketide_runs)
     if laketide:
         log(f"   {laketide['peer']}: {laketide.get('records')} records, {laketide.get('wall_seconds')} s wall, "
             f"{laketide.get('cpu_seconds')} CPU-s, {laketide.get('records_per_cpu_sec')} records per CPU-s")
@@ -431,19 +461,18 @@ def main():
         warn("laketide's row counts per table are unknown (no \"tables\" in its JSON and no lake found): "
              "peers' row counts are not verified")
 
-    results, skipped, row_counts = [], {}, {}
+    results, row_counts = [], {}
     if laketide_tables:
         row_counts[laketide["peer"]] = laketide_tables
-    for name in peers:
-        why = status.get(PEERS[name][2], "not in the setup status file")
-        if why != "ok":
-            skipped[name] = why
-            log(f"== {name}: skipped: {why} (after fixing the cause: --retry-setup)")
-            continue
-        runs = [r for r in repeated(args.repeat, name, lambda: run_peer(name, python, input_dir, work, logs)) if r]
+    for name in active:
+        runs = peer_runs[name]
         # one list per run, each [result] or [oneshot, warm]: the median per mode
-        peer_results = [median_of([run[i] for run in runs if len(run) > i])
-                        for i in range(max((len(run) for run in runs), default=0))]
+        modes = max((len(run) for run in runs), default=0)
+        peer_results = [median_of([run[i] for run in runs if len(run) > i]) for i in range(modes)]
+        for i, result in enumerate(peer_results):
+            if result is not None:
+                result["advantage_by_round"] = advantage_by_round(laketide_runs, runs, i)
+        peer_results = [r for r in peer_results if r is not None]
         if not peer_results:
             skipped[name] = "the peer failed; see the log above"
         for result in peer_results:
