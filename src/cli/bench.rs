@@ -34,8 +34,11 @@ const FILES_TOPOLOGY: &str = include_str!("../../topologies/pinterest-files.toml
 const KAFKA_TOPOLOGY: &str = include_str!("../../topologies/pinterest-kafka.toml");
 const KINDS: [&str; 3] = ["pin", "geo", "user"];
 /// Bytes per partition planned for the embedded broker, which keeps only the newest 5 MiB
-/// of each partition: the margin covers message overhead and uneven spreading.
+/// of each partition as the producer sent it (compressed): the margin covers record headers,
+/// uneven spreading and input that compresses worse than its start.
 const EMBEDDED_BYTES_PER_PARTITION: u64 = 3 << 20;
+/// How much of each input file is compressed to estimate how well all of it compresses.
+const COMPRESSION_SAMPLE_BYTES: usize = 8 << 20;
 /// Consecutive messages of a topic sent to one partition (see [`produce_files`]).
 const MESSAGES_PER_PARTITION_RUN: u64 = 500;
 /// How long the pipeline may read nothing new, once everything is produced, before the run
@@ -59,7 +62,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub topology: Option<PathBuf>,
     /// Partitions per topic (Kafka). Default: 3 on a real broker; on the embedded broker,
-    /// enough that no partition exceeds what it retains.
+    /// enough that no partition exceeds what it retains (5 MiB of compressed batches each,
+    /// estimated by compressing the start of each input file).
     #[arg(long)]
     pub partitions: Option<i32>,
     /// Seed of the generated records.
@@ -399,10 +403,10 @@ async fn measure(args: &BenchArgs, run: &Prepared<'_>, files: RunFiles) -> anyho
                 }
                 _ => {
                     let broker = EmbeddedBroker::start(3)?;
-                    let largest = sizes.iter().copied().max().unwrap_or(0);
-                    let count = args
-                        .partitions
-                        .unwrap_or(((largest / EMBEDDED_BYTES_PER_PARTITION) as i32 + 1).max(3));
+                    let count = match args.partitions {
+                        Some(count) => count,
+                        None => embedded_partitions(input_files, sizes)?,
+                    };
                     for topic in &topics {
                         broker.create_topic(topic, count)?;
                     }
@@ -426,13 +430,15 @@ async fn measure(args: &BenchArgs, run: &Prepared<'_>, files: RunFiles) -> anyho
                         "producing to {brokers} ({per_topic} partitions per topic), then running the pipeline on the backlog"
                     ),
                 );
+                let embedded = !matches!(kafka, BenchSource::KafkaAt(_));
                 tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                     let cpu_at_start = process_cpu_seconds();
-                    produce_files(&brokers, &prefix, &files, per_topic)?;
+                    let produced = produce_files(&brokers, &prefix, &files, per_topic)?;
                     let producer_cpu = cpu_at_start
                         .zip(process_cpu_seconds())
                         .map(|(start, end)| end - start);
                     let measured = child.run_until_idle()?;
+                    check_backlog_read(measured.stats.records_in, produced, per_topic, embedded)?;
                     let wall = measured.seconds;
                     Ok((measured, wall, producer_cpu))
                 })
@@ -713,6 +719,77 @@ fn produce_files(
     Ok(sent)
 }
 
+/// Partitions per topic for the embedded broker: enough that the largest topic's compressed
+/// batches fit its retention (`EMBEDDED_BYTES_PER_PARTITION` each), and at least 3. Sized by
+/// the raw bytes, JSON events would get about 2.5 times as many partitions as they need, and
+/// more partitions cost the consumer more per record (BENCHMARKS.md).
+fn embedded_partitions(files: &[PathBuf], sizes: &[u64]) -> anyhow::Result<i32> {
+    let mut largest = 0u64;
+    for (path, size) in files.iter().zip(sizes) {
+        let ratio = compression_ratio(path)?;
+        largest = largest.max((*size as f64 * ratio).ceil() as u64);
+    }
+    Ok(i32::try_from(largest / EMBEDDED_BYTES_PER_PARTITION + 1)
+        .unwrap_or(i32::MAX)
+        .max(3))
+}
+
+/// Compressed over raw bytes for the start of `path`, compressed as `produce_files` batches
+/// it: runs of `MESSAGES_PER_PARTITION_RUN` lines, each an LZ4 frame as librdkafka sends a
+/// batch. 1.0 for an empty file.
+fn compression_ratio(path: &Path) -> anyhow::Result<f64> {
+    use std::io::Write;
+    let mut sample = Vec::with_capacity(COMPRESSION_SAMPLE_BYTES);
+    File::open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?
+        .take(COMPRESSION_SAMPLE_BYTES as u64)
+        .read_to_end(&mut sample)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let lines: Vec<&[u8]> = sample
+        .split(|&byte| byte == b'\n')
+        .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+        .collect();
+    let (mut raw, mut compressed) = (0usize, 0usize);
+    for run in lines.chunks(MESSAGES_PER_PARTITION_RUN as usize) {
+        let mut frame = lz4_flex::frame::FrameEncoder::new(Vec::new());
+        for line in run {
+            frame.write_all(line)?;
+            raw += line.len();
+        }
+        compressed += frame.finish().context("cannot compress a sample")?.len();
+    }
+    Ok(if raw == 0 {
+        1.0
+    } else {
+        compressed as f64 / raw as f64
+    })
+}
+
+/// After a backlog run: every record produced must have been read. Fewer means the broker
+/// dropped some before the pipeline got to them, which would leave the figures measuring less
+/// than the input.
+fn check_backlog_read(
+    read: u64,
+    produced: u64,
+    partitions: i32,
+    embedded: bool,
+) -> anyhow::Result<()> {
+    if read >= produced {
+        return Ok(());
+    }
+    if embedded {
+        bail!(
+            "the pipeline read {read} of the {produced} records produced: the embedded broker keeps \
+             only the newest 5 MiB of each partition and dropped the rest; run again with more than \
+             --partitions {partitions}"
+        );
+    }
+    bail!(
+        "the pipeline read {read} of the {produced} records produced: the broker no longer held the \
+         rest (its retention?); check the topics' retention, or produce fewer records"
+    )
+}
+
 /// Records the child's sources have read so far, from its metrics; `None` while it does not
 /// answer (not started yet).
 fn records_read(address: &str) -> Option<u64> {
@@ -933,5 +1010,76 @@ mod tests {
             let error = BenchSource::parse(bad).unwrap_err().to_string();
             assert!(error.contains("kafka://HOST:PORT"), "{error}");
         }
+    }
+
+    /// Writes `lines` lines of `width` bytes made by `line(i)`; returns the path and size.
+    fn lines_file(
+        dir: &Path,
+        name: &str,
+        lines: usize,
+        mut line: impl FnMut(usize) -> Vec<u8>,
+    ) -> (PathBuf, u64) {
+        use std::io::Write;
+        let path = dir.join(name);
+        let mut out = std::io::BufWriter::new(File::create(&path).unwrap());
+        for i in 0..lines {
+            out.write_all(&line(i)).unwrap();
+            out.write_all(b"\n").unwrap();
+        }
+        out.flush().unwrap();
+        let size = std::fs::metadata(&path).unwrap().len();
+        (path, size)
+    }
+
+    #[test]
+    fn embedded_partitions_follow_the_compressed_size_not_the_raw_one() {
+        let dir = tempfile::tempdir().unwrap();
+        // 13 MiB of random letters, which LZ4 cannot shrink: sized as raw, 13 / 3 + 1 = 5.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let (noise, noise_size) = lines_file(dir.path(), "noise.jsonl", 13 << 10, |_| {
+            (0..1023)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    b'a' + (state % 26) as u8
+                })
+                .collect()
+        });
+        // The same size of one repeated event compresses to almost nothing: the minimum, 3.
+        let event = br#"{"index":7,"title":"a pin","description":"the same words again"}"#;
+        let repeats = noise_size as usize / (event.len() + 1);
+        let (same, same_size) = lines_file(dir.path(), "same.jsonl", repeats, |_| event.to_vec());
+        assert!(compression_ratio(&noise).unwrap() > 0.99);
+        assert!(compression_ratio(&same).unwrap() < 0.05);
+        assert_eq!(
+            embedded_partitions(std::slice::from_ref(&noise), &[noise_size]).unwrap(),
+            5
+        );
+        assert_eq!(
+            embedded_partitions(std::slice::from_ref(&same), &[same_size]).unwrap(),
+            3
+        );
+        // The largest topic decides.
+        assert_eq!(
+            embedded_partitions(&[same, noise], &[same_size, noise_size]).unwrap(),
+            5
+        );
+        let (empty, _) = lines_file(dir.path(), "empty.jsonl", 0, |_| Vec::new());
+        assert_eq!(compression_ratio(&empty).unwrap(), 1.0);
+    }
+
+    #[test]
+    fn a_backlog_read_short_of_what_was_produced_is_an_error_that_says_what_to_do() {
+        assert!(check_backlog_read(900, 900, 24, true).is_ok());
+        let embedded = check_backlog_read(816, 900, 12, true)
+            .unwrap_err()
+            .to_string();
+        assert!(embedded.contains("816 of the 900"), "{embedded}");
+        assert!(embedded.contains("more than --partitions 12"), "{embedded}");
+        let remote = check_backlog_read(816, 900, 3, false)
+            .unwrap_err()
+            .to_string();
+        assert!(remote.contains("retention"), "{remote}");
     }
 }
