@@ -433,7 +433,7 @@ def main():
         active.append(name)
     # Rounds, not blocks: each round runs every contender once, so that contenders compared
     # in one round ran minutes apart at most. Shared machines drift: the 2-core VM of
-    # BENCHMARKS.md ran the same binary 1.6x slower ten minutes after a quiet spell. Measured in
+    # BENCHMARKS.md ran the same binary 1.6x slower five minutes after a quiet spell. Measured in
     # blocks (laketide K times, then each peer K times), a ratio would compare spells as much
     # as programs.
     laketide_runs, peer_runs = [], {name: [] for name in active}
@@ -442,9 +442,10 @@ def main():
         if args.repeat > 1:
             log(f"-- round {round_index + 1} of {args.repeat}")
         if have_laketide:
-            result = None if fallback else run_laketide_bench(args, input_dir, work, logs, python)
-            if result is None and not laketide_runs and not fallback and not args.no_run_fallback:
-                fallback = True
+            if not fallback:
+                result = run_laketide_bench(args, input_dir, work, logs, python)
+                # Measured from outside instead only if the very first bench run failed.
+                fallback = result is None and not laketide_runs and not args.no_run_fallback
             if fallback:
                 result = run_laketide_fallback(args, input_dir, work, logs, python)
             laketide_runs.append(result)
@@ -470,9 +471,7 @@ def main():
         modes = max((len(run) for run in runs), default=0)
         peer_results = [median_of([run[i] for run in runs if len(run) > i]) for i in range(modes)]
         for i, result in enumerate(peer_results):
-            if result is not None:
-                result["advantage_by_round"] = advantage_by_round(laketide_runs, runs, i)
-        peer_results = [r for r in peer_results if r is not None]
+            result["advantage_by_round"] = advantage_by_round(laketide_runs, runs, i)
         if not peer_results:
             skipped[name] = "the peer failed; see the log above"
         for result in peer_results:
