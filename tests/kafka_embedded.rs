@@ -9,6 +9,7 @@ use common::{PINTEREST_KAFKA, read_table, row_count, run_topology, strings};
 use deltalake::arrow::array::AsArray;
 use laketide::kafka::{EmbeddedBroker, produce_triples, producer_config};
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
@@ -185,57 +186,86 @@ async fn kafka_to_delta_exactly_once_with_dead_letters_and_kafka_offsets() {
 
 /// Dead letters produced to a Kafka topic as JSON, keyed and with their position.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dead_letters_can_go_to_a_kafka_topic() {
+async fn dead_letters_can_go_to_a_kafka_topic_with_their_headers_unless_the_source_drops_them() {
     let _watchdog = common::watchdog(Duration::from_secs(300));
     let broker = broker_with_topics();
     broker.create_topic("dead", 1).expect("topic");
+    broker.create_topic("dead-bare", 1).expect("topic");
     let brokers = broker.bootstrap_servers().to_owned();
     let producer: BaseProducer = producer_config(&brokers).create().expect("producer");
     let topic = format!("{PREFIX}.pin");
-    for payload in ["not json", "[]"] {
+    for (n, payload) in ["not json", "[]"].into_iter().enumerate() {
+        let trace = format!("trace-{n}");
+        let headers = OwnedHeaders::new().insert(Header {
+            key: "trace",
+            value: Some(trace.as_str()),
+        });
         producer
             .send(
                 BaseRecord::<(), str>::to(&topic)
                     .partition(2)
-                    .payload(payload),
+                    .payload(payload)
+                    .headers(headers),
             )
             .map_err(|(e, _)| e)
             .expect("send");
     }
     producer.flush(Duration::from_secs(10)).expect("flush");
     let dir = tempfile::tempdir().expect("tempdir");
-    let text = format!(
-        "[sources.pin]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\ntopics = [\"{topic}\"]\ngroup = \"dl\"\n\n\
-         [transforms.clean]\ntype = \"clean_pin\"\ninput = \"pin\"\n\n\
-         [sinks.pin]\ntype = \"delta\"\ninput = \"clean\"\ntable = \"{}\"\n\n\
-         [sinks.dead]\ntype = \"kafka\"\ninput = \"clean.dead\"\nbrokers = \"{brokers}\"\ntopic = \"dead\"\n",
-        dir.path().join("pin").display()
-    );
-    let summary = tokio::time::timeout(Duration::from_secs(60), run_topology(&text, &[]))
-        .await
-        .expect("finishes")
-        .expect("runs");
-    assert_eq!(summary.stats.dead_letters, 2);
-
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .set("group.id", "reader")
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .expect("consumer");
-    consumer.subscribe(&["dead"]).expect("subscribe");
-    let mut letters = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while letters.len() < 2 && std::time::Instant::now() < deadline {
-        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-            use rdkafka::Message;
-            let value: serde_json::Value =
-                serde_json::from_slice(message.payload().unwrap_or_default()).expect("JSON");
-            letters.push(value);
-        }
+    let topology = |group: &str, dead: &str, source_settings: &str| {
+        format!(
+            "[sources.pin]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\ntopics = [\"{topic}\"]\ngroup = \"{group}\"\n{source_settings}\n\
+             [transforms.clean]\ntype = \"clean_pin\"\ninput = \"pin\"\n\n\
+             [sinks.pin]\ntype = \"delta\"\ninput = \"clean\"\ntable = \"{}\"\n\n\
+             [sinks.dead]\ntype = \"kafka\"\ninput = \"clean.dead\"\nbrokers = \"{brokers}\"\ntopic = \"{dead}\"\n",
+            dir.path().join(group).display()
+        )
+    };
+    for (group, dead, source_settings) in [
+        ("dl", "dead", ""),
+        ("dl-bare", "dead-bare", "headers = false"),
+    ] {
+        let text = topology(group, dead, source_settings);
+        let summary = tokio::time::timeout(Duration::from_secs(60), run_topology(&text, &[]))
+            .await
+            .expect("finishes")
+            .expect("runs");
+        assert_eq!(summary.stats.dead_letters, 2, "{group}");
     }
-    assert_eq!(letters.len(), 2, "{letters:?}");
-    for letter in &letters {
+
+    let letters = |dead: &str| {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .set("group.id", format!("reader-{dead}"))
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&[dead]).expect("subscribe");
+        let mut letters = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while letters.len() < 2 && std::time::Instant::now() < deadline {
+            if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+                let value: serde_json::Value =
+                    serde_json::from_slice(message.payload().unwrap_or_default()).expect("JSON");
+                let traces: Vec<String> = message
+                    .headers()
+                    .map(|headers| {
+                        headers
+                            .iter()
+                            .filter(|h| h.key == "trace")
+                            .filter_map(|h| h.value)
+                            .map(|v| String::from_utf8_lossy(v).into_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                letters.push((value, traces));
+            }
+        }
+        letters
+    };
+    let forwarded = letters("dead");
+    assert_eq!(forwarded.len(), 2, "{forwarded:?}");
+    for (letter, _) in &forwarded {
         assert_eq!(letter["stage"], "clean");
         assert!(
             letter["position"]
@@ -245,4 +275,18 @@ async fn dead_letters_can_go_to_a_kafka_topic() {
         );
         assert!(letter["error"].as_str().is_some_and(|e| !e.is_empty()));
     }
+    let mut traces: Vec<String> = forwarded.into_iter().flat_map(|(_, t)| t).collect();
+    traces.sort();
+    assert_eq!(
+        traces,
+        ["trace-0", "trace-1"],
+        "each letter keeps its message's header"
+    );
+
+    let bare = letters("dead-bare");
+    assert_eq!(bare.len(), 2, "{bare:?}");
+    assert!(
+        bare.iter().all(|(_, traces)| traces.is_empty()),
+        "with `headers = false` no header is read, so none is forwarded: {bare:?}"
+    );
 }
