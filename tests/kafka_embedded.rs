@@ -5,7 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{PINTEREST_KAFKA, read_table, row_count, run_topology, strings};
+use common::{
+    PINTEREST_KAFKA, PINTEREST_KAFKA_ONE_CONSUMER, read_table, row_count, run_topology, strings,
+};
 use deltalake::arrow::array::AsArray;
 use laketide::kafka::{EmbeddedBroker, produce_triples, producer_config};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -289,4 +291,87 @@ async fn dead_letters_can_go_to_a_kafka_topic_with_their_headers_unless_the_sour
         bare.iter().all(|(_, traces)| traces.is_empty()),
         "with `headers = false` no header is read, so none is forwarded: {bare:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_consumer_for_three_topics_routes_each_topic_to_its_table_exactly_once() {
+    let _watchdog = common::watchdog(Duration::from_secs(300));
+    let broker = broker_with_topics();
+    let brokers = broker.bootstrap_servers().to_owned();
+    let report = tokio::task::spawn_blocking({
+        let brokers = brokers.clone();
+        move || produce_triples(&brokers, PREFIX, 900, None, 7)
+    })
+    .await
+    .expect("join")
+    .expect("produce");
+    assert_eq!(report.triples, 900);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lake = dir.path().join("lake");
+    let vars = [
+        ("KAFKA_BROKERS", brokers.clone()),
+        ("LAKETIDE_LAKE", lake.to_string_lossy().into_owned()),
+        ("LAKETIDE_GROUP", "one-group".to_owned()),
+    ];
+    let summary = tokio::time::timeout(
+        Duration::from_secs(120),
+        run_topology(PINTEREST_KAFKA_ONE_CONSUMER, &vars),
+    )
+    .await
+    .expect("finishes")
+    .expect("runs");
+    assert_eq!(summary.stats.records_in, 3 * 900);
+    for kind in ["pin", "geo", "user"] {
+        let table = read_table(&lake.join(kind)).await;
+        assert_eq!(row_count(&table), 900, "{kind}");
+        let mut positions: Vec<(String, i64)> = Vec::new();
+        for batch in &table {
+            let partitions = batch
+                .column_by_name("_source_partition")
+                .expect("partition column")
+                .as_string::<i32>();
+            let offsets = batch
+                .column_by_name("_source_offset")
+                .expect("offset column")
+                .as_primitive::<deltalake::arrow::datatypes::Int64Type>();
+            for i in 0..batch.num_rows() {
+                positions.push((partitions.value(i).to_owned(), offsets.value(i)));
+            }
+        }
+        assert!(
+            positions
+                .iter()
+                .all(|(p, _)| p.starts_with(&format!("{PREFIX}.{kind}/"))),
+            "the {kind} table holds only its topic's records"
+        );
+        positions.sort();
+        positions.dedup();
+        assert_eq!(positions.len(), 900, "each {kind} offset once");
+    }
+    assert_eq!(row_count(&read_table(&lake.join("dead_letters")).await), 0);
+
+    // The same group again, and a new group: every table's checkpoints cover all three
+    // topics' partitions, so nothing is written twice.
+    for group in ["one-group", "another-group"] {
+        let vars = [
+            ("KAFKA_BROKERS", brokers.clone()),
+            ("LAKETIDE_LAKE", lake.to_string_lossy().into_owned()),
+            ("LAKETIDE_GROUP", group.to_owned()),
+        ];
+        let again = tokio::time::timeout(
+            Duration::from_secs(120),
+            run_topology(PINTEREST_KAFKA_ONE_CONSUMER, &vars),
+        )
+        .await
+        .expect("finishes")
+        .expect("runs");
+        assert_eq!(again.stats.records_out, 0, "{group}");
+    }
+    for kind in ["pin", "geo", "user"] {
+        assert_eq!(
+            row_count(&read_table(&lake.join(kind)).await),
+            900,
+            "{kind}"
+        );
+    }
 }

@@ -31,6 +31,16 @@ pub struct PartitionId {
     pub unit: OffsetUnit,
 }
 
+impl PartitionId {
+    /// The Kafka topic of a broker partition (named `topic/partition`); `None` for files.
+    pub fn kafka_topic(&self) -> Option<&str> {
+        match self.unit {
+            OffsetUnit::Offset => self.name.rsplit_once('/').map(|(topic, _)| topic),
+            OffsetUnit::Line => None,
+        }
+    }
+}
+
 /// Cheap to clone: every record of a partition shares one allocation.
 pub type Partition = Arc<PartitionId>;
 

@@ -132,6 +132,18 @@ impl<T: Send + 'static> Stream<T> {
         })
     }
 
+    /// Keeps the records that satisfy `predicate`, which sees their metadata (position, key,
+    /// headers) as well as their value. Dropped records count as handled, as with [`Self::filter`].
+    pub fn filter_records<F>(self, mut predicate: F) -> Stream<T>
+    where
+        F: FnMut(&Record<T>) -> bool + Send + 'static,
+    {
+        self.map_batches(move |mut records| {
+            records.retain(|record| predicate(record));
+            records
+        })
+    }
+
     /// Replaces every value with zero or more values; they share the input's metadata.
     pub fn flat_map<U, I, F>(self, mut f: F) -> Stream<U>
     where

@@ -8,6 +8,7 @@ mod interpolate;
 mod registry;
 #[cfg(test)]
 mod tests;
+mod topics;
 
 use std::path::Path;
 
@@ -21,6 +22,7 @@ pub use registry::{
     BYTES, Component, DEAD_LETTER, ErasedStream, Registry, SinkKind, SourceKind, StreamType,
     TransformKind, TransformOutput,
 };
+pub use topics::TopicsConfig;
 
 use error::SourceText;
 

@@ -16,6 +16,7 @@ use toml::de::{DeValue, ValueDeserializer};
 
 use super::error::{ConfigError, SourceText};
 use super::filter::{FilterConfig, Predicate};
+use super::topics::{TopicsConfig, from_topics};
 use crate::dsl::{DeadLetter, Fields, Stream, Topology};
 use crate::sinks::{
     DeltaSink, DeltaSinkConfig, InvalidSetting, KafkaSink, KafkaSinkConfig, Row, Sink,
@@ -54,6 +55,8 @@ pub(crate) trait StreamOps: Send + Sync {
     fn union(&self, stage: &str, streams: Vec<ErasedStream>) -> ErasedStream;
     /// `None` if the type has no named fields.
     fn filter(&self, stream: ErasedStream, predicate: Predicate) -> Option<ErasedStream>;
+    /// Keeps the records read from `topics`.
+    fn keep_topics(&self, stream: ErasedStream, topics: Vec<String>) -> ErasedStream;
     /// `None` if the type cannot be written to a table.
     fn delta_sink(
         &self,
@@ -157,6 +160,10 @@ impl<T: Row + Fields + serde::Serialize + Clone + Send + 'static> StreamOps for 
         Some(ErasedStream::new(self.0, filtered))
     }
 
+    fn keep_topics(&self, stream: ErasedStream, topics: Vec<String>) -> ErasedStream {
+        ErasedStream::new(self.0, from_topics(typed::<T>(stream), topics))
+    }
+
     fn delta_sink(
         &self,
         name: &str,
@@ -187,6 +194,10 @@ impl<T: Clone + Send + 'static> StreamOps for OpaqueOps<T> {
 
     fn filter(&self, _: ErasedStream, _: Predicate) -> Option<ErasedStream> {
         None
+    }
+
+    fn keep_topics(&self, stream: ErasedStream, topics: Vec<String>) -> ErasedStream {
+        ErasedStream::new(self.0, from_topics(typed::<T>(stream), topics))
     }
 
     fn delta_sink(
@@ -354,6 +365,23 @@ impl Registry {
                     let output = stream_type.ops.filter(input, predicate).ok_or_else(|| {
                         component.error("field", format!("records of type `{}` cannot be filtered", stream_type.name))
                     })?;
+                    Ok(TransformOutput { output, dead: None })
+                }),
+            },
+        );
+        registry.transforms.insert(
+            "topics",
+            TransformKind {
+                input: None,
+                output: None,
+                fallible: false,
+                help: "keeps records read from the given Kafka `topics`, to route one consumer's topics apart",
+                build: Box::new(|component, _name, input, stream_type| {
+                    let config: TopicsConfig = component.parse()?;
+                    config
+                        .validate()
+                        .map_err(|(key, message)| component.error(key, message))?;
+                    let output = stream_type.ops.keep_topics(input, config.topics);
                     Ok(TransformOutput { output, dead: None })
                 }),
             },

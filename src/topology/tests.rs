@@ -431,3 +431,18 @@ fn kafka_properties_take_numbers_and_booleans_in_sources_and_sinks() {
         built.description
     );
 }
+
+#[test]
+fn a_topics_transform_needs_a_topic() {
+    let text = "[sources.events]\ntype = \"kafka\"\nbrokers = \"127.0.0.1:9092\"\ntopics = [\"t.pin\"]\ngroup = \"g\"\n\n\
+                [transforms.pins]\ntype = \"topics\"\ninput = \"events\"\ntopics = []\n\n\
+                [transforms.clean]\ntype = \"clean_pin\"\ninput = \"pins\"\n\n\
+                [sinks.pin]\ntype = \"delta\"\ninput = \"clean\"\ntable = \"/tmp/x\"\n\n\
+                [sinks.dead]\ntype = \"delta\"\ninput = \"clean.dead\"\ntable = \"/tmp/y\"\n";
+    expect_error(
+        text,
+        "topics = []",
+        "transforms.pins.topics",
+        "at least one",
+    );
+}

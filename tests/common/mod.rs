@@ -97,6 +97,8 @@ pub async fn run_topology(text: &str, vars: &[(&str, String)]) -> anyhow::Result
 }
 
 pub const PINTEREST_KAFKA: &str = include_str!("../../topologies/pinterest-kafka.toml");
+pub const PINTEREST_KAFKA_ONE_CONSUMER: &str =
+    include_str!("../../topologies/pinterest-kafka-one-consumer.toml");
 
 /// Shows laketide's logs in a failing test's output (RUST_LOG overrides the level).
 pub fn init_logs() {

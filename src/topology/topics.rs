@@ -1,0 +1,96 @@
+//! The `topics` transform: keeps the records read from some Kafka topics.
+//!
+//! One Kafka source can consume several topics in one consumer group (one librdkafka client,
+//! one poll loop); `topics` transforms then route its records by topic to what handles each:
+//!
+//! ```toml
+//! [sources.events]
+//! type = "kafka"
+//! topics = ["p.pin", "p.geo", "p.user"]
+//! # ...
+//!
+//! [transforms.pin_events]
+//! type = "topics"
+//! input = "events"
+//! topics = ["p.pin"]
+//! ```
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::dsl::{Partition, Stream};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicsConfig {
+    pub topics: Vec<String>,
+}
+
+impl TopicsConfig {
+    /// Errors name the config key.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.topics.is_empty() || self.topics.iter().any(|t| t.trim().is_empty()) {
+            return Err(("topics", "needs at least one non-empty topic name".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Keeps the records whose partition belongs to one of `topics`; records from files have no
+/// topic and are dropped. Dropped records still count as handled downstream.
+pub fn from_topics<T: Send + 'static>(stream: Stream<T>, topics: Vec<String>) -> Stream<T> {
+    // Records come in runs per partition, so the answer for the last partition is kept. The
+    // partition is held (not its address) so that a new partition cannot be mistaken for it.
+    let mut last: Option<(Partition, bool)> = None;
+    stream.filter_records(move |record| {
+        let partition = &record.position.partition;
+        if let Some((seen, keep)) = &last
+            && Arc::ptr_eq(seen, partition)
+        {
+            return *keep;
+        }
+        let keep = partition
+            .kafka_topic()
+            .is_some_and(|topic| topics.iter().any(|wanted| wanted == topic));
+        last = Some((partition.clone(), keep));
+        keep
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsl::{OffsetUnit, PartitionId};
+
+    #[test]
+    fn a_partition_knows_its_topic_and_a_file_has_none() {
+        let partition = |name: &str, unit| PartitionId {
+            source: Arc::from("s"),
+            name: Arc::from(name),
+            unit,
+        };
+        assert_eq!(
+            partition("p.pin/3", OffsetUnit::Offset).kafka_topic(),
+            Some("p.pin")
+        );
+        assert_eq!(
+            partition("dir/pin.jsonl", OffsetUnit::Line).kafka_topic(),
+            None
+        );
+    }
+
+    #[test]
+    fn topics_must_name_one() {
+        let config = TopicsConfig { topics: Vec::new() };
+        assert_eq!(config.validate().map_err(|e| e.0), Err("topics"));
+        let config = TopicsConfig {
+            topics: vec![" ".into()],
+        };
+        assert_eq!(config.validate().map_err(|e| e.0), Err("topics"));
+        let config = TopicsConfig {
+            topics: vec!["t".into()],
+        };
+        assert!(config.validate().is_ok());
+    }
+}
