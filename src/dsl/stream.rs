@@ -401,6 +401,66 @@ impl<T: Send + 'static> Stream<T> {
     }
 }
 
+impl<T: Send + 'static> Stream<T> {
+    /// Splits the stream `n` ways without copying records: each record goes to the output
+    /// `choose` picks, or to none. Every output gets all progress and barriers, so each
+    /// commits the offsets of the records it never saw, as behind a filter.
+    pub fn route<F>(self, name: &str, n: usize, mut choose: F) -> Vec<Stream<T>>
+    where
+        F: FnMut(&Record<T>) -> Option<usize> + Send + 'static,
+    {
+        let stage = self.topology.claim_name(Namespace::Streams, name);
+        let mut senders = Vec::with_capacity(n);
+        let mut streams = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (sender, receiver) = mpsc::channel(QUEUE_BATCHES);
+            senders.push(Some(sender));
+            streams.push(Stream {
+                topology: self.topology.clone(),
+                name: self.name.clone(),
+                origins: self.origins.clone(),
+                inner: receiver_stream(receiver),
+            });
+        }
+        let mut input = self.inner;
+        self.topology.add_task(
+            stage,
+            Box::pin(async move {
+                while let Some(mut batch) = input.next().await {
+                    // Choices first, so that each part is allocated once at its size.
+                    let records = std::mem::take(&mut batch.records);
+                    let choices: Vec<Option<usize>> = records.iter().map(&mut choose).collect();
+                    let mut sizes = vec![0; n];
+                    for &choice in choices.iter().flatten() {
+                        if let Some(size) = sizes.get_mut(choice) {
+                            *size += 1;
+                        }
+                    }
+                    let mut parts: Vec<Vec<Record<T>>> =
+                        sizes.into_iter().map(Vec::with_capacity).collect();
+                    for (record, choice) in records.into_iter().zip(choices) {
+                        if let Some(part) = choice.and_then(|i| parts.get_mut(i)) {
+                            part.push(record);
+                        }
+                    }
+                    for (slot, records) in senders.iter_mut().zip(parts) {
+                        if let Some(sender) = slot
+                            && sender.send(batch.with_records(records)).await.is_err()
+                        {
+                            *slot = None;
+                        }
+                    }
+                    if senders.iter().all(Option::is_none) {
+                        break;
+                    }
+                }
+                Ok(())
+            }),
+        );
+        streams
+    }
+}
+
 impl<T: Clone + Send + 'static> Stream<T> {
     /// Copies the stream to `n` consumers (each gets every record and all progress).
     pub fn tee(self, name: &str, n: usize) -> Vec<Stream<T>> {

@@ -9,6 +9,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::error::{ConfigError, SourceText};
 use super::registry::{Component, DEAD_LETTER, ErasedStream, Registry};
+use super::topics::{TOPICS_TRANSFORM, TopicsConfig, disjoint};
 use crate::dsl::Topology;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,6 +192,34 @@ pub(super) fn build(
         return Err(errors);
     }
 
+    // An output read only by `topics` transforms with disjoint topics is split among them
+    // instead of copied to each (see `topics`). The routes are in build order.
+    let mut routed: HashMap<String, Vec<Vec<String>>> = HashMap::new();
+    for (output, &wanted) in &consumers {
+        let readers: Vec<&Node> = order
+            .iter()
+            .map(|&i| &nodes[i])
+            .filter(|n| n.inputs.iter().any(|input| input.get_ref() == output))
+            .collect();
+        if wanted < 2 || readers.len() != wanted {
+            continue;
+        }
+        let routes: Option<Vec<Vec<String>>> = readers
+            .iter()
+            .map(|reader| {
+                (reader.section == Section::Transforms && reader.kind == TOPICS_TRANSFORM)
+                    .then(|| reader.component.parse::<TopicsConfig>().ok())
+                    .flatten()
+                    .map(|config| config.topics)
+            })
+            .collect();
+        if let Some(routes) = routes
+            && disjoint(&routes)
+        {
+            routed.insert(output.clone(), routes);
+        }
+    }
+
     // Build typed streams.
     let topology = Topology::new(&name);
     let mut available: HashMap<String, Vec<ErasedStream>> = HashMap::new();
@@ -200,7 +229,17 @@ pub(super) fn build(
                    output: String,
                    stream: ErasedStream| {
         let wanted = consumers.get(&output).copied().unwrap_or(0);
-        let streams = if wanted > 1 {
+        let streams = if let Some(routes) = routed.get(&output) {
+            let type_name = stream.type_name;
+            let mut routes = registry.types[type_name].ops.route_topics(
+                stream,
+                &format!("{output}.routes"),
+                routes.clone(),
+            );
+            // Readers take their stream from the end, in build order.
+            routes.reverse();
+            routes
+        } else if wanted > 1 {
             let type_name = stream.type_name;
             registry.types[type_name]
                 .ops
@@ -298,6 +337,13 @@ pub(super) fn build(
             }
             _ => {}
         }
+    }
+    for (output, routes) in &routed {
+        let _ = writeln!(
+            description,
+            "  route     {output} by topic to {} readers, each record to one: {routes:?}",
+            routes.len()
+        );
     }
     for problem in topology.errors() {
         errors.push(text.error(None, "", problem));

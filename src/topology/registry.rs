@@ -16,7 +16,7 @@ use toml::de::{DeValue, ValueDeserializer};
 
 use super::error::{ConfigError, SourceText};
 use super::filter::{FilterConfig, Predicate};
-use super::topics::{TopicsConfig, from_topics};
+use super::topics::{TOPICS_TRANSFORM, TopicsConfig, from_topics, route_topics};
 use crate::dsl::{DeadLetter, Fields, Stream, Topology};
 use crate::sinks::{
     DeltaSink, DeltaSinkConfig, InvalidSetting, KafkaSink, KafkaSinkConfig, Row, Sink,
@@ -57,6 +57,13 @@ pub(crate) trait StreamOps: Send + Sync {
     fn filter(&self, stream: ErasedStream, predicate: Predicate) -> Option<ErasedStream>;
     /// Keeps the records read from `topics`.
     fn keep_topics(&self, stream: ErasedStream, topics: Vec<String>) -> ErasedStream;
+    /// One stream per entry of `routes` (disjoint topic lists), each with its topics' records.
+    fn route_topics(
+        &self,
+        stream: ErasedStream,
+        stage: &str,
+        routes: Vec<Vec<String>>,
+    ) -> Vec<ErasedStream>;
     /// `None` if the type cannot be written to a table.
     fn delta_sink(
         &self,
@@ -113,6 +120,18 @@ fn union_typed<T: Send + 'static>(
     ErasedStream::new(name, first.union(stage, streams.collect()))
 }
 
+fn route_topics_typed<T: Send + 'static>(
+    name: &'static str,
+    stream: ErasedStream,
+    stage: &str,
+    routes: Vec<Vec<String>>,
+) -> Vec<ErasedStream> {
+    route_topics(typed::<T>(stream), stage, routes)
+        .into_iter()
+        .map(|s| ErasedStream::new(name, s))
+        .collect()
+}
+
 /// Connects the typed stream to `sink`; returns the sink's description for `laketide check`.
 fn attach<T: Send + 'static>(name: &str, stream: ErasedStream, sink: impl Sink<T>) -> String {
     let description = sink.describe();
@@ -164,6 +183,15 @@ impl<T: Row + Fields + serde::Serialize + Clone + Send + 'static> StreamOps for 
         ErasedStream::new(self.0, from_topics(typed::<T>(stream), topics))
     }
 
+    fn route_topics(
+        &self,
+        stream: ErasedStream,
+        stage: &str,
+        routes: Vec<Vec<String>>,
+    ) -> Vec<ErasedStream> {
+        route_topics_typed::<T>(self.0, stream, stage, routes)
+    }
+
     fn delta_sink(
         &self,
         name: &str,
@@ -198,6 +226,15 @@ impl<T: Clone + Send + 'static> StreamOps for OpaqueOps<T> {
 
     fn keep_topics(&self, stream: ErasedStream, topics: Vec<String>) -> ErasedStream {
         ErasedStream::new(self.0, from_topics(typed::<T>(stream), topics))
+    }
+
+    fn route_topics(
+        &self,
+        stream: ErasedStream,
+        stage: &str,
+        routes: Vec<Vec<String>>,
+    ) -> Vec<ErasedStream> {
+        route_topics_typed::<T>(self.0, stream, stage, routes)
     }
 
     fn delta_sink(
@@ -370,7 +407,7 @@ impl Registry {
             },
         );
         registry.transforms.insert(
-            "topics",
+            TOPICS_TRANSFORM,
             TransformKind {
                 input: None,
                 output: None,

@@ -446,3 +446,37 @@ fn a_topics_transform_needs_a_topic() {
         "at least one",
     );
 }
+
+#[test]
+fn a_stream_read_only_by_topics_transforms_is_routed_not_copied() {
+    let source = "[sources.events]\ntype = \"kafka\"\nbrokers = \"127.0.0.1:9092\"\ntopics = [\"t.pin\", \"t.geo\"]\ngroup = \"g\"\n\n";
+    let rest = |second_topic: &str| {
+        format!(
+            "[transforms.pins]\ntype = \"topics\"\ninput = \"events\"\ntopics = [\"t.pin\"]\n\n\
+             [transforms.geos]\ntype = \"topics\"\ninput = \"events\"\ntopics = [\"{second_topic}\"]\n\n\
+             [transforms.clean]\ntype = \"clean_pin\"\ninput = \"pins\"\n\n\
+             [transforms.clean_geo]\ntype = \"clean_geo\"\ninput = \"geos\"\n\n\
+             [sinks.pin]\ntype = \"delta\"\ninput = \"clean\"\ntable = \"/tmp/x\"\n\n\
+             [sinks.geo]\ntype = \"delta\"\ninput = \"clean_geo\"\ntable = \"/tmp/z\"\n\n\
+             [sinks.dead]\ntype = \"delta\"\ninputs = [\"clean.dead\", \"clean_geo.dead\"]\ntable = \"/tmp/y\"\n"
+        )
+    };
+    let describe = |text: &str| {
+        from_str(
+            Path::new("t.toml"),
+            text,
+            &crate::pinterest::registry(),
+            &env,
+        )
+        .expect("valid")
+        .description
+    };
+    let routed = describe(&format!("{source}{}", rest("t.geo")));
+    assert!(
+        routed.contains("route     events by topic to 2 readers"),
+        "{routed}"
+    );
+    // Overlapping topics: a record may belong to both, so both get a copy.
+    let copied = describe(&format!("{source}{}", rest("t.pin")));
+    assert!(!copied.contains("route "), "{copied}");
+}

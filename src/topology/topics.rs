@@ -21,6 +21,11 @@ use serde::Deserialize;
 
 use crate::dsl::{Partition, Stream};
 
+/// The transform's type name. The topology builder knows it: a stream read only by `topics`
+/// transforms with disjoint topics is split among them ([`route_topics`]) instead of copied
+/// to each, which would hand every record to every route.
+pub const TOPICS_TRANSFORM: &str = "topics";
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TopicsConfig {
@@ -58,6 +63,39 @@ pub fn from_topics<T: Send + 'static>(stream: Stream<T>, topics: Vec<String>) ->
     })
 }
 
+/// Splits `stream` into one stream per entry of `routes` (disjoint lists of topics): each
+/// record goes to the route of its topic, or to none. Every route gets all progress.
+pub fn route_topics<T: Send + 'static>(
+    stream: Stream<T>,
+    stage: &str,
+    routes: Vec<Vec<String>>,
+) -> Vec<Stream<T>> {
+    let n = routes.len();
+    // As in `from_topics`: the answer for the partition of the last run of records.
+    let mut last: Option<(Partition, Option<usize>)> = None;
+    stream.route(stage, n, move |record| {
+        let partition = &record.position.partition;
+        if let Some((seen, route)) = &last
+            && Arc::ptr_eq(seen, partition)
+        {
+            return *route;
+        }
+        let route = partition.kafka_topic().and_then(|topic| {
+            routes
+                .iter()
+                .position(|topics| topics.iter().any(|wanted| wanted == topic))
+        });
+        last = Some((partition.clone(), route));
+        route
+    })
+}
+
+/// Whether no topic is in two of `routes`.
+pub fn disjoint(routes: &[Vec<String>]) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    routes.iter().flatten().all(|topic| seen.insert(topic))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +116,18 @@ mod tests {
             partition("dir/pin.jsonl", OffsetUnit::Line).kafka_topic(),
             None
         );
+    }
+
+    #[test]
+    fn routes_share_no_topic() {
+        let routes = |lists: &[&[&str]]| -> Vec<Vec<String>> {
+            lists
+                .iter()
+                .map(|l| l.iter().map(|t| t.to_string()).collect())
+                .collect()
+        };
+        assert!(disjoint(&routes(&[&["a"], &["b", "c"]])));
+        assert!(!disjoint(&routes(&[&["a", "b"], &["b"]])));
     }
 
     #[test]
