@@ -32,7 +32,8 @@ pub struct PartitionId {
 }
 
 impl PartitionId {
-    /// The Kafka topic of a broker partition (named `topic/partition`); `None` for files.
+    /// The Kafka topic of a partition named `topic/partition` (a broker's, or a Kafka Connect
+    /// archive's); `None` for line files.
     pub fn kafka_topic(&self) -> Option<&str> {
         match self.unit {
             OffsetUnit::Offset => self.name.rsplit_once('/').map(|(topic, _)| topic),

@@ -71,6 +71,14 @@ impl<T: Send + 'static> Stream<T> {
         &self.name
     }
 
+    /// The same stream under a stage name of its own. Operators such as [`Self::filter`]
+    /// keep their input's name; a union names its lanes (and so their checkpoints) after its
+    /// inputs, so two filtered copies of one stream must be named apart before a union.
+    pub fn named(mut self, name: &str) -> Stream<T> {
+        self.name = self.topology.claim_name(Namespace::Streams, name);
+        self
+    }
+
     pub fn topology(&self) -> &Topology {
         &self.topology
     }
@@ -356,8 +364,17 @@ impl<T: Send + 'static> Stream<T> {
         let topology = self.topology.clone();
         let mut origins = Vec::new();
         let mut inputs = Vec::new();
+        let mut lanes = std::collections::HashSet::new();
         for input in std::iter::once(self).chain(others) {
             let lane = input.name.clone();
+            // Two lanes of one name would share their offsets: one input's progress could
+            // commit offsets of records the other has not delivered yet, which would then be
+            // skipped as written.
+            if !lanes.insert(lane.clone()) {
+                topology.report(format!(
+                    "the union `{name}` has two inputs from the stream `{lane}`; give each its own name (`Stream::named`), so that each keeps its own offsets"
+                ));
+            }
             for origin in &input.origins {
                 origins.push(Origin {
                     source: origin.source.clone(),
@@ -431,6 +448,7 @@ impl<T: Send + 'static> Stream<T> {
                     let records = std::mem::take(&mut batch.records);
                     let choices: Vec<Option<usize>> = records.iter().map(&mut choose).collect();
                     let mut sizes = vec![0; n];
+                    debug_assert!(choices.iter().flatten().all(|&choice| choice < n));
                     for &choice in choices.iter().flatten() {
                         if let Some(size) = sizes.get_mut(choice) {
                             *size += 1;

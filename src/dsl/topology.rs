@@ -111,6 +111,11 @@ impl Topology {
         name
     }
 
+    /// Records a problem found while building.
+    pub(crate) fn report(&self, problem: String) {
+        self.graph().errors.push(problem);
+    }
+
     /// Problems found while building (duplicate names, ...); `run` refuses to start with any.
     pub fn errors(&self) -> Vec<String> {
         self.graph().errors.clone()

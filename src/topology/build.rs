@@ -194,7 +194,7 @@ pub(super) fn build(
 
     // An output read only by `topics` transforms with disjoint topics is split among them
     // instead of copied to each (see `topics`). The routes are in build order.
-    let mut routed: HashMap<String, Vec<Vec<String>>> = HashMap::new();
+    let mut routed: BTreeMap<String, (Vec<String>, Vec<Vec<String>>)> = BTreeMap::new();
     for (output, &wanted) in &consumers {
         let readers: Vec<&Node> = order
             .iter()
@@ -216,7 +216,8 @@ pub(super) fn build(
         if let Some(routes) = routes
             && disjoint(&routes)
         {
-            routed.insert(output.clone(), routes);
+            let names = readers.iter().map(|reader| reader.name.clone()).collect();
+            routed.insert(output.clone(), (names, routes));
         }
     }
 
@@ -229,7 +230,7 @@ pub(super) fn build(
                    output: String,
                    stream: ErasedStream| {
         let wanted = consumers.get(&output).copied().unwrap_or(0);
-        let streams = if let Some(routes) = routed.get(&output) {
+        let streams = if let Some((_, routes)) = routed.get(&output) {
             let type_name = stream.type_name;
             let mut routes = registry.types[type_name].ops.route_topics(
                 stream,
@@ -338,11 +339,16 @@ pub(super) fn build(
             _ => {}
         }
     }
-    for (output, routes) in &routed {
+    for (output, (readers, routes)) in &routed {
+        let to: Vec<String> = readers
+            .iter()
+            .zip(routes)
+            .map(|(reader, topics)| format!("{reader} {topics:?}"))
+            .collect();
         let _ = writeln!(
             description,
-            "  route     {output} by topic to {} readers, each record to one: {routes:?}",
-            routes.len()
+            "  route     {output} by topic, each record to one of: {}",
+            to.join(", ")
         );
     }
     for problem in topology.errors() {

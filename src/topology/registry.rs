@@ -55,8 +55,8 @@ pub(crate) trait StreamOps: Send + Sync {
     fn union(&self, stage: &str, streams: Vec<ErasedStream>) -> ErasedStream;
     /// `None` if the type has no named fields.
     fn filter(&self, stream: ErasedStream, predicate: Predicate) -> Option<ErasedStream>;
-    /// Keeps the records read from `topics`.
-    fn keep_topics(&self, stream: ErasedStream, topics: Vec<String>) -> ErasedStream;
+    /// Keeps the records read from `topics`, as the stream `name`.
+    fn keep_topics(&self, stream: ErasedStream, name: &str, topics: Vec<String>) -> ErasedStream;
     /// One stream per entry of `routes` (disjoint topic lists), each with its topics' records.
     fn route_topics(
         &self,
@@ -179,8 +179,8 @@ impl<T: Row + Fields + serde::Serialize + Clone + Send + 'static> StreamOps for 
         Some(ErasedStream::new(self.0, filtered))
     }
 
-    fn keep_topics(&self, stream: ErasedStream, topics: Vec<String>) -> ErasedStream {
-        ErasedStream::new(self.0, from_topics(typed::<T>(stream), topics))
+    fn keep_topics(&self, stream: ErasedStream, name: &str, topics: Vec<String>) -> ErasedStream {
+        ErasedStream::new(self.0, from_topics(typed::<T>(stream), topics).named(name))
     }
 
     fn route_topics(
@@ -224,8 +224,8 @@ impl<T: Clone + Send + 'static> StreamOps for OpaqueOps<T> {
         None
     }
 
-    fn keep_topics(&self, stream: ErasedStream, topics: Vec<String>) -> ErasedStream {
-        ErasedStream::new(self.0, from_topics(typed::<T>(stream), topics))
+    fn keep_topics(&self, stream: ErasedStream, name: &str, topics: Vec<String>) -> ErasedStream {
+        ErasedStream::new(self.0, from_topics(typed::<T>(stream), topics).named(name))
     }
 
     fn route_topics(
@@ -413,12 +413,12 @@ impl Registry {
                 output: None,
                 fallible: false,
                 help: "keeps records read from the given Kafka `topics`, to route one consumer's topics apart",
-                build: Box::new(|component, _name, input, stream_type| {
+                build: Box::new(|component, name, input, stream_type| {
                     let config: TopicsConfig = component.parse()?;
                     config
                         .validate()
                         .map_err(|(key, message)| component.error(key, message))?;
-                    let output = stream_type.ops.keep_topics(input, config.topics);
+                    let output = stream_type.ops.keep_topics(input, name, config.topics);
                     Ok(TransformOutput { output, dead: None })
                 }),
             },

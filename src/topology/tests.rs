@@ -473,10 +473,31 @@ fn a_stream_read_only_by_topics_transforms_is_routed_not_copied() {
     };
     let routed = describe(&format!("{source}{}", rest("t.geo")));
     assert!(
-        routed.contains("route     events by topic to 2 readers"),
+        routed.contains(
+            "route     events by topic, each record to one of: pins [\"t.pin\"], geos [\"t.geo\"]"
+        ),
         "{routed}"
     );
     // Overlapping topics: a record may belong to both, so both get a copy.
     let copied = describe(&format!("{source}{}", rest("t.pin")));
     assert!(!copied.contains("route "), "{copied}");
 }
+
+#[test]
+fn a_union_of_two_filters_of_one_stream_is_refused() {
+    let text = VALID_UNION_OF_FILTERS;
+    let all = errors(text);
+    assert!(
+        all.iter().any(|e| e
+            .message
+            .contains("has two inputs from the stream `clean_pin`")),
+        "{all:#?}"
+    );
+}
+
+const VALID_UNION_OF_FILTERS: &str = "[sources.pin]\ntype = \"file\"\npath = \"x\"\n\n\
+    [transforms.clean_pin]\ntype = \"clean_pin\"\ninput = \"pin\"\n\n\
+    [transforms.art]\ntype = \"filter\"\ninput = \"clean_pin\"\nfield = \"category\"\nequals = \"art\"\n\n\
+    [transforms.food]\ntype = \"filter\"\ninput = \"clean_pin\"\nfield = \"category\"\nequals = \"food\"\n\n\
+    [sinks.both]\ntype = \"delta\"\ninputs = [\"art\", \"food\"]\ntable = \"/tmp/x\"\n\n\
+    [sinks.dead]\ntype = \"delta\"\ninput = \"clean_pin.dead\"\ntable = \"/tmp/y\"\n";

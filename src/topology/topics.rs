@@ -42,8 +42,8 @@ impl TopicsConfig {
     }
 }
 
-/// Keeps the records whose partition belongs to one of `topics`; records from files have no
-/// topic and are dropped. Dropped records still count as handled downstream.
+/// Keeps the records whose partition belongs to one of `topics`; records from line files have
+/// no topic and are dropped. Dropped records still count as handled downstream.
 pub fn from_topics<T: Send + 'static>(stream: Stream<T>, topics: Vec<String>) -> Stream<T> {
     // Records come in runs per partition, so the answer for the last partition is kept. The
     // partition is held (not its address) so that a new partition cannot be mistaken for it.
@@ -90,10 +90,14 @@ pub fn route_topics<T: Send + 'static>(
     })
 }
 
-/// Whether no topic is in two of `routes`.
+/// Whether no topic is in two of `routes` (a topic named twice in one route is fine).
 pub fn disjoint(routes: &[Vec<String>]) -> bool {
-    let mut seen = std::collections::HashSet::new();
-    routes.iter().flatten().all(|topic| seen.insert(topic))
+    let mut owner = std::collections::HashMap::new();
+    routes.iter().enumerate().all(|(route, topics)| {
+        topics
+            .iter()
+            .all(|topic| *owner.entry(topic).or_insert(route) == route)
+    })
 }
 
 #[cfg(test)]
@@ -128,6 +132,7 @@ mod tests {
         };
         assert!(disjoint(&routes(&[&["a"], &["b", "c"]])));
         assert!(!disjoint(&routes(&[&["a", "b"], &["b"]])));
+        assert!(disjoint(&routes(&[&["a", "a"], &["b"]])));
     }
 
     #[test]
