@@ -5,7 +5,7 @@ mod common;
 use std::io::Write;
 use std::path::Path;
 
-use common::{read_table, row_count, run_pinterest_files, shared_data, strings};
+use common::{read_table, row_count, run_pinterest_files, shared_data, source_positions, strings};
 use deltalake::arrow::array::{Array, AsArray};
 use deltalake::arrow::datatypes::Int64Type;
 
@@ -293,22 +293,7 @@ async fn kafka_connect_archive_layout_keeps_kafka_positions() {
     assert_eq!(first.stats.records_in, 5);
     let rows = read_table(&lake.join("geo")).await;
     assert_eq!(row_count(&rows), 4);
-    let mut positions: Vec<(String, i64)> = rows
-        .iter()
-        .flat_map(|b| {
-            let partitions = b
-                .column_by_name("_source_partition")
-                .expect("partition")
-                .as_string::<i32>()
-                .clone();
-            let offsets = b
-                .column_by_name("_source_offset")
-                .expect("offset")
-                .as_primitive::<Int64Type>()
-                .clone();
-            (0..b.num_rows()).map(move |i| (partitions.value(i).to_owned(), offsets.value(i)))
-        })
-        .collect();
+    let mut positions = source_positions(&rows);
     positions.sort();
     assert_eq!(
         positions,

@@ -6,9 +6,9 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    PINTEREST_KAFKA, PINTEREST_KAFKA_ONE_CONSUMER, read_table, row_count, run_topology, strings,
+    PINTEREST_KAFKA, PINTEREST_KAFKA_ONE_CONSUMER, read_table, row_count, run_topology,
+    source_positions, strings,
 };
-use deltalake::arrow::array::AsArray;
 use laketide::kafka::{EmbeddedBroker, produce_triples, producer_config};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
@@ -105,21 +105,7 @@ async fn kafka_to_delta_exactly_once_with_dead_letters_and_kafka_offsets() {
     );
 
     // Positions are unique: nothing written twice.
-    let pins = read_table(&lake.join("pin")).await;
-    let mut seen: Vec<(String, i64)> = Vec::new();
-    for batch in &pins {
-        let partitions = batch
-            .column_by_name("_source_partition")
-            .expect("p")
-            .as_string::<i32>();
-        let offsets = batch
-            .column_by_name("_source_offset")
-            .expect("o")
-            .as_primitive::<deltalake::arrow::datatypes::Int64Type>();
-        for i in 0..batch.num_rows() {
-            seen.push((partitions.value(i).to_owned(), offsets.value(i)));
-        }
-    }
+    let mut seen = source_positions(&read_table(&lake.join("pin")).await);
     let total = seen.len();
     seen.sort();
     seen.dedup();
@@ -324,20 +310,7 @@ async fn one_consumer_for_three_topics_routes_each_topic_to_its_table_exactly_on
     for kind in ["pin", "geo", "user"] {
         let table = read_table(&lake.join(kind)).await;
         assert_eq!(row_count(&table), 900, "{kind}");
-        let mut positions: Vec<(String, i64)> = Vec::new();
-        for batch in &table {
-            let partitions = batch
-                .column_by_name("_source_partition")
-                .expect("partition column")
-                .as_string::<i32>();
-            let offsets = batch
-                .column_by_name("_source_offset")
-                .expect("offset column")
-                .as_primitive::<deltalake::arrow::datatypes::Int64Type>();
-            for i in 0..batch.num_rows() {
-                positions.push((partitions.value(i).to_owned(), offsets.value(i)));
-            }
-        }
+        let mut positions = source_positions(&table);
         assert!(
             positions
                 .iter()

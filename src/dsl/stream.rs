@@ -426,6 +426,33 @@ impl<T: Send + 'static> Stream<T> {
     where
         F: FnMut(&Record<T>) -> Option<usize> + Send + 'static,
     {
+        self.fan_out(name, n, move |records| {
+            // Choices first, so that each part is allocated once at its size.
+            let choices: Vec<Option<usize>> = records.iter().map(&mut choose).collect();
+            let mut sizes = vec![0; n];
+            debug_assert!(choices.iter().flatten().all(|&choice| choice < n));
+            for &choice in choices.iter().flatten() {
+                if let Some(size) = sizes.get_mut(choice) {
+                    *size += 1;
+                }
+            }
+            let mut parts: Vec<Vec<Record<T>>> =
+                sizes.into_iter().map(Vec::with_capacity).collect();
+            for (record, choice) in records.into_iter().zip(choices) {
+                if let Some(part) = choice.and_then(|i| parts.get_mut(i)) {
+                    part.push(record);
+                }
+            }
+            parts
+        })
+    }
+
+    /// Hands every batch to `n` outputs, `split` dividing its records among them; each output
+    /// gets the batch's progress, lane and barrier. Ends once every output is gone.
+    fn fan_out<F>(self, name: &str, n: usize, mut split: F) -> Vec<Stream<T>>
+    where
+        F: FnMut(Vec<Record<T>>) -> Vec<Vec<Record<T>>> + Send + 'static,
+    {
         let stage = self.topology.claim_name(Namespace::Streams, name);
         let mut senders = Vec::with_capacity(n);
         let mut streams = Vec::with_capacity(n);
@@ -444,23 +471,7 @@ impl<T: Send + 'static> Stream<T> {
             stage,
             Box::pin(async move {
                 while let Some(mut batch) = input.next().await {
-                    // Choices first, so that each part is allocated once at its size.
-                    let records = std::mem::take(&mut batch.records);
-                    let choices: Vec<Option<usize>> = records.iter().map(&mut choose).collect();
-                    let mut sizes = vec![0; n];
-                    debug_assert!(choices.iter().flatten().all(|&choice| choice < n));
-                    for &choice in choices.iter().flatten() {
-                        if let Some(size) = sizes.get_mut(choice) {
-                            *size += 1;
-                        }
-                    }
-                    let mut parts: Vec<Vec<Record<T>>> =
-                        sizes.into_iter().map(Vec::with_capacity).collect();
-                    for (record, choice) in records.into_iter().zip(choices) {
-                        if let Some(part) = choice.and_then(|i| parts.get_mut(i)) {
-                            part.push(record);
-                        }
-                    }
+                    let parts = split(std::mem::take(&mut batch.records));
                     for (slot, records) in senders.iter_mut().zip(parts) {
                         if let Some(sender) = slot
                             && sender.send(batch.with_records(records)).await.is_err()
@@ -482,42 +493,11 @@ impl<T: Send + 'static> Stream<T> {
 impl<T: Clone + Send + 'static> Stream<T> {
     /// Copies the stream to `n` consumers (each gets every record and all progress).
     pub fn tee(self, name: &str, n: usize) -> Vec<Stream<T>> {
-        let stage = self.topology.claim_name(Namespace::Streams, name);
-        let mut senders = Vec::with_capacity(n);
-        let mut streams = Vec::with_capacity(n);
-        for _ in 0..n {
-            let (sender, receiver) = mpsc::channel(QUEUE_BATCHES);
-            senders.push(Some(sender));
-            streams.push(Stream {
-                topology: self.topology.clone(),
-                name: self.name.clone(),
-                origins: self.origins.clone(),
-                inner: receiver_stream(receiver),
-            });
-        }
-        let mut input = self.inner;
-        self.topology.add_task(
-            stage,
-            Box::pin(async move {
-                while let Some(batch) = input.next().await {
-                    for slot in senders.iter_mut() {
-                        if let Some(sender) = slot
-                            && sender
-                                .send(batch.with_records(batch.records.clone()))
-                                .await
-                                .is_err()
-                        {
-                            *slot = None;
-                        }
-                    }
-                    if senders.iter().all(Option::is_none) {
-                        break;
-                    }
-                }
-                Ok(())
-            }),
-        );
-        streams
+        self.fan_out(name, n, move |records| {
+            let mut copies: Vec<Vec<Record<T>>> = (1..n).map(|_| records.clone()).collect();
+            copies.push(records);
+            copies
+        })
     }
 }
 

@@ -45,22 +45,8 @@ impl TopicsConfig {
 /// Keeps the records whose partition belongs to one of `topics`; records from line files have
 /// no topic and are dropped. Dropped records still count as handled downstream.
 pub fn from_topics<T: Send + 'static>(stream: Stream<T>, topics: Vec<String>) -> Stream<T> {
-    // Records come in runs per partition, so the answer for the last partition is kept. The
-    // partition is held (not its address) so that a new partition cannot be mistaken for it.
-    let mut last: Option<(Partition, bool)> = None;
-    stream.filter_records(move |record| {
-        let partition = &record.position.partition;
-        if let Some((seen, keep)) = &last
-            && Arc::ptr_eq(seen, partition)
-        {
-            return *keep;
-        }
-        let keep = partition
-            .kafka_topic()
-            .is_some_and(|topic| topics.iter().any(|wanted| wanted == topic));
-        last = Some((partition.clone(), keep));
-        keep
-    })
+    let mut keep = per_partition(move |topic| topics.iter().any(|wanted| wanted == topic));
+    stream.filter_records(move |record| keep(&record.position.partition).unwrap_or(false))
 }
 
 /// Splits `stream` into one stream per entry of `routes` (disjoint lists of topics): each
@@ -71,23 +57,33 @@ pub fn route_topics<T: Send + 'static>(
     routes: Vec<Vec<String>>,
 ) -> Vec<Stream<T>> {
     let n = routes.len();
-    // As in `from_topics`: the answer for the partition of the last run of records.
-    let mut last: Option<(Partition, Option<usize>)> = None;
+    let mut route = per_partition(move |topic| {
+        routes
+            .iter()
+            .position(|topics| topics.iter().any(|wanted| wanted == topic))
+    });
     stream.route(stage, n, move |record| {
-        let partition = &record.position.partition;
-        if let Some((seen, route)) = &last
+        route(&record.position.partition).flatten()
+    })
+}
+
+/// `decide` of a partition's topic (`None` for a partition without one), asked once per run
+/// of records: records come in runs per partition, so the last answer is kept. The partition
+/// is held (not its address) so that a new partition cannot be mistaken for it.
+fn per_partition<V: Copy>(
+    mut decide: impl FnMut(&str) -> V,
+) -> impl FnMut(&Partition) -> Option<V> {
+    let mut last: Option<(Partition, Option<V>)> = None;
+    move |partition| {
+        if let Some((seen, answer)) = &last
             && Arc::ptr_eq(seen, partition)
         {
-            return *route;
+            return *answer;
         }
-        let route = partition.kafka_topic().and_then(|topic| {
-            routes
-                .iter()
-                .position(|topics| topics.iter().any(|wanted| wanted == topic))
-        });
-        last = Some((partition.clone(), route));
-        route
-    })
+        let answer = partition.kafka_topic().map(&mut decide);
+        last = Some((partition.clone(), answer));
+        answer
+    }
 }
 
 /// Whether no topic is in two of `routes` (a topic named twice in one route is fine).

@@ -60,6 +60,27 @@ pub fn row_count(batches: &[RecordBatch]) -> usize {
     batches.iter().map(RecordBatch::num_rows).sum()
 }
 
+/// Each row's `_source_partition` and `_source_offset` (a table with `position_columns`).
+pub fn source_positions(batches: &[RecordBatch]) -> Vec<(String, i64)> {
+    use deltalake::arrow::array::AsArray;
+    use deltalake::arrow::datatypes::Int64Type;
+    let mut positions = Vec::new();
+    for batch in batches {
+        let partitions = batch
+            .column_by_name("_source_partition")
+            .expect("partition column")
+            .as_string::<i32>();
+        let offsets = batch
+            .column_by_name("_source_offset")
+            .expect("offset column")
+            .as_primitive::<Int64Type>();
+        for i in 0..batch.num_rows() {
+            positions.push((partitions.value(i).to_owned(), offsets.value(i)));
+        }
+    }
+    positions
+}
+
 /// A string column of every batch, nulls as `None`.
 pub fn strings(batches: &[RecordBatch], column: &str) -> Vec<Option<String>> {
     use deltalake::arrow::array::{Array, AsArray};
