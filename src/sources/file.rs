@@ -19,7 +19,7 @@ use serde::Deserialize;
 use tokio::runtime::Handle;
 
 use super::lines::LineReader;
-use super::{Source, SourceContext};
+use super::{RecordOrigin, RecordTopics, Source, SourceContext};
 use crate::dsl::{
     Batch, OffsetUnit, Partition, PartitionId, Position, Progress, Record, now_micros,
 };
@@ -116,6 +116,20 @@ impl Source for FileSource {
         match self.config.layout {
             FileLayout::Lines => format!("file {}", self.config.path),
             FileLayout::KafkaConnect => format!("kafka-connect archive {}", self.config.path),
+        }
+    }
+
+    fn origin(&self) -> RecordOrigin {
+        RecordOrigin {
+            topics: match self.config.layout {
+                FileLayout::Lines => RecordTopics::None,
+                FileLayout::KafkaConnect if !self.config.topics.is_empty() => {
+                    RecordTopics::Named(self.config.topics.clone())
+                }
+                // Every topic folder of the archive, found when it is read.
+                FileLayout::KafkaConnect => RecordTopics::Unknown,
+            },
+            headers_dropped: false,
         }
     }
 

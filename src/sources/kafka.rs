@@ -26,7 +26,7 @@ use serde::Deserialize;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
-use super::{Source, SourceContext};
+use super::{RecordOrigin, RecordTopics, Source, SourceContext};
 use crate::dsl::{
     Barrier, Batch, OffsetUnit, Partition, PartitionId, Position, Progress, Record, now_micros,
 };
@@ -186,6 +186,19 @@ impl Source for KafkaSource {
             self.config.topics.join(", "),
             self.config.group
         )
+    }
+
+    fn origin(&self) -> RecordOrigin {
+        // librdkafka reads a subscription starting with `^` as a regular expression.
+        let pattern = self.config.topics.iter().any(|t| t.starts_with('^'));
+        RecordOrigin {
+            topics: if pattern {
+                RecordTopics::Unknown
+            } else {
+                RecordTopics::Named(self.config.topics.clone())
+            },
+            headers_dropped: !self.config.headers,
+        }
     }
 
     fn run(self: Box<Self>, ctx: SourceContext) -> BoxFuture<'static, anyhow::Result<()>> {

@@ -9,7 +9,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::error::{ConfigError, SourceText};
 use super::registry::{Component, DEAD_LETTER, ErasedStream, Registry};
-use super::topics::{TOPICS_TRANSFORM, TopicsConfig, disjoint};
+use super::topics::{Reach, TOPICS_TRANSFORM, TopicsConfig, disjoint};
 use crate::dsl::Topology;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,8 +250,16 @@ pub(super) fn build(
         };
         available.insert(output, streams);
     };
+    // What reaches each output from its sources, to check `topics` transforms and Kafka sinks.
+    let mut reaches: HashMap<String, Reach> = HashMap::new();
+    let mut notes = String::new();
     for &index in &order {
         let node = &nodes[index];
+        let reach = node
+            .inputs
+            .iter()
+            .filter_map(|input| reaches.get(input.get_ref()))
+            .fold(Reach::default(), Reach::union);
         let mut inputs = Vec::new();
         for input in &node.inputs {
             if let Some(stream) = available.get_mut(input.get_ref()).and_then(Vec::pop) {
@@ -289,6 +297,10 @@ pub(super) fn build(
                             kind.output,
                             source.describe()
                         );
+                        reaches.insert(
+                            node.name.clone(),
+                            Reach::of_source(&node.name, &source.origin()),
+                        );
                         let stream =
                             Registry::start_source(&topology, &node.name, source, kind.output);
                         provide(&mut available, node.name.clone(), stream);
@@ -303,6 +315,17 @@ pub(super) fn build(
                     continue;
                 };
                 let in_name = stream_type.name;
+                let mut reach = reach;
+                if node.kind == TOPICS_TRANSFORM
+                    && let Ok(config) = node.component.parse::<TopicsConfig>()
+                {
+                    match reach.through_topics(&config.topics) {
+                        Ok(passed) => reach = passed,
+                        Err(message) => errors.push(node.component.error("topics", message)),
+                    }
+                }
+                reaches.insert(format!("{}.dead", node.name), reach.clone());
+                reaches.insert(node.name.clone(), reach);
                 match (kind.build)(&node.component, &node.name, input, stream_type) {
                     Ok(out) => {
                         let mut line = format!(
@@ -325,6 +348,19 @@ pub(super) fn build(
                     continue;
                 };
                 let in_name = stream_type.name;
+                if kind.forwards_headers && !reach.headers_dropped_by.is_empty() {
+                    let sources: Vec<&str> = reach
+                        .headers_dropped_by
+                        .iter()
+                        .map(String::as_str)
+                        .collect();
+                    let _ = writeln!(
+                        notes,
+                        "  note      sink `{}` forwards Kafka headers, but source `{}` has headers = false: its records arrive here without them; set headers = true there to forward them",
+                        node.name,
+                        sources.join("`, `")
+                    );
+                }
                 match (kind.build)(&node.component, &node.name, input, stream_type) {
                     Ok(what) => {
                         let _ = writeln!(
@@ -351,6 +387,7 @@ pub(super) fn build(
             to.join(", ")
         );
     }
+    description.push_str(&notes);
     for problem in topology.errors() {
         errors.push(text.error(None, "", problem));
     }

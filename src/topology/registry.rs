@@ -330,6 +330,8 @@ pub struct TransformOutput {
 
 pub struct SinkKind {
     pub help: &'static str,
+    /// Produces records with their Kafka headers (so a source that drops them is worth a note).
+    pub forwards_headers: bool,
     pub(crate) build: SinkBuild,
 }
 
@@ -427,6 +429,7 @@ impl Registry {
             "delta",
             SinkKind {
                 help: "appends to a Delta table, exactly once",
+                forwards_headers: false,
                 build: Box::new(|component, name, input, stream_type| {
                     let config: DeltaSinkConfig = component.parse()?;
                     config
@@ -447,6 +450,7 @@ impl Registry {
             "kafka",
             SinkKind {
                 help: "produces JSON to a Kafka topic with an idempotent producer (at-least-once)",
+                forwards_headers: true,
                 build: Box::new(|component, name, input, stream_type| {
                     let config: KafkaSinkConfig = component.parse()?;
                     config

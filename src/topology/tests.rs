@@ -237,6 +237,26 @@ fn bad_duration_and_validation_errors_name_the_key() {
         "set either bucket_by or sort_by",
     );
     let text = VALID.replace(
+        "table = \"lake/dead_letters\"",
+        "table = \"lake/dead_letters\"\nstats_columns = [\"source\", \"ind\"]",
+    );
+    expect_error(
+        &text,
+        "stats_columns",
+        "sinks.dead_letters.stats_columns",
+        "no column `ind` in this table; its columns are raw, raw_text, source, ",
+    );
+    let text = VALID.replace(
+        "table = \"lake/dead_letters\"",
+        "table = \"lake/dead_letters\"\nstats_columns = []",
+    );
+    expect_error(
+        &text,
+        "stats_columns",
+        "sinks.dead_letters.stats_columns",
+        "is empty; name the columns readers filter by",
+    );
+    let text = VALID.replace(
         "path = \"${INPUT:-raw}/pin.jsonl\"",
         "path = \"raw/[.jsonl\"",
     );
@@ -501,3 +521,75 @@ const VALID_UNION_OF_FILTERS: &str = "[sources.pin]\ntype = \"file\"\npath = \"x
     [transforms.food]\ntype = \"filter\"\ninput = \"clean_pin\"\nfield = \"category\"\nequals = \"food\"\n\n\
     [sinks.both]\ntype = \"delta\"\ninputs = [\"art\", \"food\"]\ntable = \"/tmp/x\"\n\n\
     [sinks.dead]\ntype = \"delta\"\ninput = \"clean_pin.dead\"\ntable = \"/tmp/y\"\n";
+
+const KAFKA_EVENTS: &str = "[sources.events]\ntype = \"kafka\"\nbrokers = \"127.0.0.1:9092\"\ntopics = [\"t.pin\", \"t.geo\"]\ngroup = \"g\"\n\n";
+
+/// A `topics` transform keeping `topics` from `source`, cleaned into a table.
+fn topics_from(source: &str, topics: &str) -> String {
+    format!(
+        "{source}[transforms.pins]\ntype = \"topics\"\ninput = \"events\"\ntopics = {topics}\n\n\
+         [transforms.clean]\ntype = \"clean_pin\"\ninput = \"pins\"\n\n\
+         [sinks.pin]\ntype = \"delta\"\ninput = \"clean\"\ntable = \"/tmp/x\"\n\n\
+         [sinks.dead]\ntype = \"delta\"\ninput = \"clean.dead\"\ntable = \"/tmp/y\"\n"
+    )
+}
+
+#[test]
+fn a_topics_transform_must_name_topics_its_sources_read() {
+    let text = topics_from(KAFKA_EVENTS, "[\"t.pin\", \"t.pins\"]");
+    expect_error(
+        &text,
+        "topics = [\"t.pin\", \"t.pins\"]",
+        "transforms.pins.topics",
+        "no source upstream reads topic `t.pins` (`events` reads t.geo, t.pin)",
+    );
+
+    let files = "[sources.events]\ntype = \"file\"\npath = \"x\"\n\n";
+    expect_error(
+        &topics_from(files, "[\"t.pin\"]"),
+        "topics = [\"t.pin\"]",
+        "transforms.pins.topics",
+        "only from source(s) `events`, whose records carry no Kafka topic",
+    );
+
+    // Topics known only when running (a pattern, an archive's folders) are not checked.
+    let pattern = KAFKA_EVENTS.replace("[\"t.pin\", \"t.geo\"]", "[\"^t\\\\..*\"]");
+    let archive = "[sources.events]\ntype = \"file\"\npath = \"x\"\nlayout = \"kafka-connect\"\n\n";
+    for source in [pattern.as_str(), archive] {
+        from_str(
+            Path::new("t.toml"),
+            &topics_from(source, "[\"t.pin\"]"),
+            &crate::pinterest::registry(),
+            &env,
+        )
+        .unwrap_or_else(|e| panic!("{source}: {e:#?}"));
+    }
+}
+
+#[test]
+fn a_kafka_sink_after_a_source_without_headers_gets_a_note() {
+    let describe = |headers: &str| {
+        let source = KAFKA_EVENTS.replace("group = \"g\"\n", &format!("group = \"g\"\n{headers}"));
+        let text = topics_from(&source, "[\"t.pin\"]").replace(
+            "[sinks.dead]\ntype = \"delta\"\ninput = \"clean.dead\"\ntable = \"/tmp/y\"\n",
+            "[sinks.dead]\ntype = \"kafka\"\ninput = \"clean.dead\"\nbrokers = \"127.0.0.1:9092\"\ntopic = \"t.dead\"\n",
+        );
+        from_str(
+            Path::new("t.toml"),
+            &text,
+            &crate::pinterest::registry(),
+            &env,
+        )
+        .expect("valid")
+        .description
+    };
+    let without = describe("headers = false\n");
+    assert!(
+        without.contains(
+            "note      sink `dead` forwards Kafka headers, but source `events` has headers = false"
+        ),
+        "{without}"
+    );
+    let with = describe("");
+    assert!(!with.contains("note "), "{with}");
+}

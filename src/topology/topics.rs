@@ -15,11 +15,13 @@
 //! topics = ["p.pin"]
 //! ```
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::Deserialize;
 
 use crate::dsl::{Partition, Stream};
+use crate::sources::{RecordOrigin, RecordTopics};
 
 /// The transform's type name. The topology builder knows it: a stream read only by `topics`
 /// transforms with disjoint topics is split among them ([`route_topics`]) instead of copied
@@ -94,6 +96,87 @@ pub fn disjoint(routes: &[Vec<String>]) -> bool {
             .iter()
             .all(|topic| *owner.entry(topic).or_insert(route) == route)
     })
+}
+
+/// What can reach a stream from the sources upstream of it: the builder's view of
+/// [`RecordOrigin`] through the graph, to check `topics` transforms and Kafka sinks against.
+#[derive(Debug, Clone, Default)]
+pub struct Reach {
+    /// Each topic that can reach, and a source that reads it.
+    topics: BTreeMap<String, String>,
+    /// Sources upstream whose records carry no topic.
+    untopiced: BTreeSet<String>,
+    /// Whether some source's topics are known only when running.
+    unknown: bool,
+    /// Sources upstream that leave their messages' headers behind.
+    pub headers_dropped_by: BTreeSet<String>,
+}
+
+impl Reach {
+    pub fn of_source(name: &str, origin: &RecordOrigin) -> Reach {
+        let mut reach = Reach::default();
+        match &origin.topics {
+            RecordTopics::None => {
+                reach.untopiced.insert(name.to_owned());
+            }
+            RecordTopics::Named(topics) => {
+                for topic in topics {
+                    reach.topics.insert(topic.clone(), name.to_owned());
+                }
+            }
+            RecordTopics::Unknown => reach.unknown = true,
+        }
+        if origin.headers_dropped {
+            reach.headers_dropped_by.insert(name.to_owned());
+        }
+        reach
+    }
+
+    /// What reaches a component that reads both.
+    pub fn union(mut self, other: &Reach) -> Reach {
+        for (topic, source) in &other.topics {
+            self.topics
+                .entry(topic.clone())
+                .or_insert_with(|| source.clone());
+        }
+        self.untopiced.extend(other.untopiced.iter().cloned());
+        self.unknown |= other.unknown;
+        self.headers_dropped_by
+            .extend(other.headers_dropped_by.iter().cloned());
+        self
+    }
+
+    /// What passes a `topics` transform keeping `wanted`, or why that transform can never
+    /// pass a record of some topic it names.
+    pub fn through_topics(&self, wanted: &[String]) -> Result<Reach, String> {
+        if !self.unknown {
+            if self.topics.is_empty() {
+                let files: Vec<&str> = self.untopiced.iter().map(String::as_str).collect();
+                return Err(format!(
+                    "its input comes only from source(s) `{}`, whose records carry no Kafka topic, so it would drop every record; read a Kafka source or a Kafka Connect archive, or remove the transform",
+                    files.join("`, `")
+                ));
+            }
+            if let Some(missing) = wanted.iter().find(|t| !self.topics.contains_key(*t)) {
+                let mut by_source: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+                for (topic, source) in &self.topics {
+                    by_source.entry(source).or_default().push(topic);
+                }
+                let read: Vec<String> = by_source
+                    .iter()
+                    .map(|(source, topics)| format!("`{source}` reads {}", topics.join(", ")))
+                    .collect();
+                return Err(format!(
+                    "no source upstream reads topic `{missing}` ({}), so none of its records can arrive; fix the name or add the topic to the source's `topics`",
+                    read.join("; ")
+                ));
+            }
+        }
+        let mut passed = self.clone();
+        passed.topics.retain(|topic, _| wanted.contains(topic));
+        passed.untopiced.clear();
+        Ok(passed)
+    }
 }
 
 #[cfg(test)]
