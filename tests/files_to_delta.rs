@@ -593,3 +593,70 @@ async fn bucket_by_keeps_every_row_and_groups_rows_by_key() {
         "distinct ids per 512 rows: {windows:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_columns_decide_what_statistics_the_log_and_the_files_keep() {
+    use deltalake::parquet::file::reader::{FileReader, SerializedFileReader};
+    use std::collections::BTreeSet;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lake = users_through_a_sink(
+        dir.path(),
+        5_000,
+        1_000,
+        "stats_columns = [\"ind\", \"age\"]",
+    )
+    .await;
+    let location =
+        laketide::sinks::delta::TableLocation::parse(&lake.join("user").to_string_lossy())
+            .expect("table path");
+    let table = laketide::sinks::delta::open_table(&location)
+        .await
+        .expect("readable")
+        .expect("table exists");
+    let snapshot = table.snapshot().expect("snapshot");
+    assert_eq!(
+        snapshot
+            .metadata()
+            .configuration()
+            .get("delta.dataSkippingStatsColumns")
+            .map(String::as_str),
+        Some("ind,age"),
+        "other writers of the table keep the same statistics"
+    );
+    let mut files = 0;
+    for file in snapshot.log_data().iter() {
+        let stats: serde_json::Value =
+            serde_json::from_str(&file.stats().expect("stats")).expect("stats are JSON");
+        assert_eq!(stats["numRecords"], 5_000);
+        for kind in ["minValues", "maxValues", "nullCount"] {
+            let columns: BTreeSet<&str> = stats[kind]
+                .as_object()
+                .unwrap_or_else(|| panic!("{kind} in {stats}"))
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(columns, BTreeSet::from(["age", "ind"]), "{kind}");
+        }
+        assert_eq!(stats["minValues"]["age"], 20);
+        assert_eq!(stats["maxValues"]["age"], 24);
+        files += 1;
+    }
+    assert_eq!(files, 1);
+
+    // The files' own statistics: only for those columns (the others would cost comparisons
+    // that nothing reads).
+    for uri in table.get_file_uris().expect("file list") {
+        let path = uri.strip_prefix("file://").unwrap_or(&uri).to_owned();
+        let reader =
+            SerializedFileReader::new(std::fs::File::open(&path).expect("file")).expect("parquet");
+        let group = reader.metadata().row_group(0);
+        let with_statistics: BTreeSet<&str> = group
+            .columns()
+            .iter()
+            .filter(|c| c.statistics().is_some())
+            .map(|c| c.column_path().parts()[0].as_str())
+            .collect();
+        assert_eq!(with_statistics, BTreeSet::from(["age", "ind"]), "{path}");
+    }
+}

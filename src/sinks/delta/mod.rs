@@ -80,6 +80,14 @@ pub struct DeltaSinkConfig {
     /// on the key that events repeat with the same values (an id of what they refer to).
     #[serde(default)]
     pub bucket_by: Option<String>,
+    /// The columns whose minimum, maximum and null count each file's entry in the Delta log
+    /// keeps, for readers to skip files by (the table property
+    /// `delta.dataSkippingStatsColumns`, set when the sink creates the table). Unset: Delta's
+    /// default, the first 32 columns. Parquet statistics are computed only for the columns the
+    /// log keeps: on long text (descriptions, URLs) they cost two comparisons per value and
+    /// no query filters by them (see `writer`, BENCHMARKS.md).
+    #[serde(default)]
+    pub stats_columns: Option<Vec<String>>,
 }
 
 fn default_max_rows() -> usize {
@@ -143,6 +151,7 @@ impl DeltaSinkConfig {
             dictionary_page_size: default_dictionary_page_size(),
             sort_by: Vec::new(),
             bucket_by: None,
+            stats_columns: None,
         }
     }
 
@@ -166,6 +175,22 @@ impl DeltaSinkConfig {
                 "bucket_by",
                 "set either bucket_by or sort_by: sort_by orders each row group already".into(),
             ));
+        }
+        if let Some(columns) = &self.stats_columns {
+            if columns.is_empty() {
+                return Err((
+                    "stats_columns",
+                    "is empty; name the columns readers filter by, or leave it out for Delta's \
+                     default (the first 32 columns)"
+                        .into(),
+                ));
+            }
+            if let Some(bad) = columns
+                .iter()
+                .find(|c| c.trim().is_empty() || c.contains(','))
+            {
+                return Err(("stats_columns", format!("`{bad}` is not a column name")));
+            }
         }
         Ok(())
     }
@@ -204,6 +229,19 @@ impl<T: Row> DeltaSink<T> {
             })?),
             None => None,
         };
+        if let Some(columns) = &config.stats_columns
+            && let Some(unknown) = columns.iter().find(|c| schema.field_with_name(c).is_err())
+        {
+            let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+            return Err(InvalidSetting {
+                key: "stats_columns",
+                message: format!(
+                    "no column `{unknown}` in this table; its columns are {}",
+                    names.join(", ")
+                ),
+            }
+            .into());
+        }
         let location = TableLocation::parse(&config.table).map_err(anyhow::Error::msg)?;
         Ok(DeltaSink {
             checkpoints: Arc::new(DeltaCheckpoints::new(location.clone())),

@@ -3,10 +3,10 @@
 use std::fmt;
 
 use anyhow::{Context, bail};
-use deltalake::DeltaTable;
 use deltalake::arrow::datatypes::Schema;
 use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::{DeltaTable, TableProperty};
 use url::Url;
 
 /// Where a table lives: a local directory or an object store URL.
@@ -53,12 +53,14 @@ pub async fn open_table(location: &TableLocation) -> anyhow::Result<Option<Delta
     Ok(table.version().is_some().then_some(table))
 }
 
-/// Opens the table at `location`, creating it with `schema` if absent. An existing table
-/// must have exactly these columns: appending under another schema would corrupt it.
+/// Opens the table at `location`, creating it with `schema` if absent (and, if given, the
+/// columns its log keeps statistics for). An existing table must have exactly these columns:
+/// appending under another schema would corrupt it.
 pub(super) async fn open_or_create(
     location: &TableLocation,
     name: &str,
     schema: &Schema,
+    stats_columns: Option<&[String]>,
 ) -> anyhow::Result<DeltaTable> {
     let expected: StructType = schema
         .try_into_kernel()
@@ -68,11 +70,17 @@ pub(super) async fn open_or_create(
         return Ok(table);
     }
     let table = DeltaTable::try_from_url(location.url()?).await?;
-    let created = table
+    let mut create = table
         .create()
         .with_table_name(name)
-        .with_columns(expected.fields().cloned())
-        .await;
+        .with_columns(expected.fields().cloned());
+    if let Some(columns) = stats_columns {
+        create = create.with_configuration_property(
+            TableProperty::DataSkippingStatsColumns,
+            Some(columns.join(",")),
+        );
+    }
+    let created = create.await;
     match created {
         Ok(table) => Ok(table),
         // Another writer created it at the same moment: use theirs if it matches.

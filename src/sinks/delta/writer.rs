@@ -11,7 +11,7 @@ use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Transaction};
 use deltalake::parquet::basic::Encoding;
-use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::{DeltaOperation, OutputMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
@@ -53,7 +53,13 @@ pub(super) async fn run<T: Row>(
     ctx: SinkContext,
 ) -> anyhow::Result<()> {
     let schema = table_schema::<T>(config.position_columns);
-    let table = open_or_create(&location, &ctx.name, &schema).await?;
+    let table = open_or_create(
+        &location,
+        &ctx.name,
+        &schema,
+        config.stats_columns.as_deref(),
+    )
+    .await?;
     let mut state = SinkState::<T>::new(
         config,
         sort_key,
@@ -90,8 +96,17 @@ pub(super) async fn run<T: Row>(
     state.commit().await
 }
 
-/// How the sink encodes Parquet (public so benchmarks measure the same encoding).
-pub fn writer_properties(config: &DeltaSinkConfig) -> WriterProperties {
+/// How the sink encodes Parquet for a table of `schema` whose log keeps statistics for
+/// `stats_columns` (public so benchmarks measure the same encoding).
+pub fn writer_properties(
+    config: &DeltaSinkConfig,
+    schema: &Schema,
+    stats_columns: &[String],
+) -> WriterProperties {
+    statistics_only_for(encoding(config), stats_columns, schema)
+}
+
+fn encoding(config: &DeltaSinkConfig) -> WriterProperties {
     let builder = WriterProperties::builder()
         .set_compression(config.compression)
         .set_dictionary_page_size_limit(
@@ -108,6 +123,52 @@ pub fn writer_properties(config: &DeltaSinkConfig) -> WriterProperties {
         .set_column_dictionary_enabled(offsets.clone(), false)
         .set_column_encoding(offsets, Encoding::DELTA_BINARY_PACKED)
         .build()
+}
+
+/// The top-level columns whose statistics deltalake puts in the Delta log, as it chooses them
+/// (`RecordBatchWriter`, `writer::stats`): those named by the table's
+/// `delta.dataSkippingStatsColumns`, else its first `delta.dataSkippingNumIndexedCols` (32).
+fn logged_stats_columns(schema: &Schema, configuration: &HashMap<String, String>) -> Vec<String> {
+    const DEFAULT_INDEXED_COLUMNS: usize = 32;
+    let names = schema.fields().iter().map(|f| f.name().clone());
+    match configuration.get("delta.dataSkippingStatsColumns") {
+        Some(list) => {
+            // deltalake reads each entry as an SQL identifier, quotes allowed.
+            let wanted: Vec<&str> = list
+                .split(',')
+                .map(|c| c.trim().trim_matches(|q| q == '`' || q == '"'))
+                .collect();
+            names.filter(|n| wanted.contains(&n.as_str())).collect()
+        }
+        None => {
+            let indexed = configuration
+                .get("delta.dataSkippingNumIndexedCols")
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(DEFAULT_INDEXED_COLUMNS);
+            names.take(indexed).collect()
+        }
+    }
+}
+
+/// `properties` without Parquet statistics for the flat columns outside `logged`: nothing
+/// reads them (the Delta log keeps the others'), and each value costs a comparison with the
+/// running minimum and maximum, long ones a long `memcmp` (BENCHMARKS.md). Nested columns
+/// keep theirs: their leaves have paths of their own.
+fn statistics_only_for(
+    properties: WriterProperties,
+    logged: &[String],
+    schema: &Schema,
+) -> WriterProperties {
+    let mut builder = properties.into_builder();
+    for field in schema.fields() {
+        if !field.data_type().is_nested() && !logged.contains(field.name()) {
+            builder = builder.set_column_statistics_enabled(
+                ColumnPath::from(field.name().as_str()),
+                EnabledStatistics::None,
+            );
+        }
+    }
+    builder.build()
 }
 
 /// The position columns' names (`position_columns`).
@@ -243,7 +304,24 @@ impl<T: Row> SinkState<T> {
         checkpoints: Arc<DeltaCheckpoints>,
         ctx: SinkContext,
     ) -> anyhow::Result<Self> {
-        let mut properties = writer_properties(&config);
+        let schema = table_schema::<T>(config.position_columns);
+        let logged = logged_stats_columns(&schema, table.snapshot()?.metadata().configuration());
+        if let Some(wanted) = &config.stats_columns
+            && !(wanted.iter().all(|c| logged.contains(c))
+                && logged.iter().all(|c| wanted.contains(c)))
+        {
+            tracing::warn!(
+                "{}: the table at {location} keeps statistics for {}, not the sink's stats_columns: \
+                 the setting applies when the sink creates a table",
+                ctx.name,
+                logged.join(", ")
+            );
+        }
+        // Readers also skip row groups by the Parquet statistics of the columns they are
+        // sorted by.
+        let mut with_statistics = logged;
+        with_statistics.extend(config.sort_by.iter().cloned());
+        let mut properties = writer_properties(&config, &schema, &with_statistics);
         let mut file_size = config.target_file_size;
         if let Some(key) = &sort_key {
             if !table.snapshot()?.metadata().partition_columns().is_empty() {
@@ -577,6 +655,58 @@ mod tests {
         assert_eq!(
             bucket_of(FieldValue::Float(f64::NAN), BUCKETS),
             bucket_of(FieldValue::Float(-f64::NAN), BUCKETS)
+        );
+    }
+
+    #[test]
+    fn parquet_statistics_follow_the_columns_the_delta_log_keeps() {
+        let schema = Schema::new(vec![
+            Field::new("ind", DataType::Int64, true),
+            Field::new("description", DataType::Utf8, true),
+            Field::new("category", DataType::Utf8, true),
+            Field::new(
+                "tags",
+                DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+                true,
+            ),
+        ]);
+        let config = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let all: Vec<String> = ["ind", "description", "category", "tags"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(logged_stats_columns(&schema, &config(&[])), all);
+        assert_eq!(
+            logged_stats_columns(
+                &schema,
+                &config(&[("delta.dataSkippingStatsColumns", "category, `ind`")])
+            ),
+            ["ind", "category"]
+        );
+        assert_eq!(
+            logged_stats_columns(
+                &schema,
+                &config(&[("delta.dataSkippingNumIndexedCols", "2")])
+            ),
+            ["ind", "description"]
+        );
+
+        let logged = ["ind".to_string(), "category".to_string()];
+        let properties = statistics_only_for(WriterProperties::builder().build(), &logged, &schema);
+        let enabled = |column: &str| properties.statistics_enabled(&ColumnPath::from(column));
+        assert_eq!(enabled("ind"), EnabledStatistics::Page);
+        assert_eq!(enabled("category"), EnabledStatistics::Page);
+        assert_eq!(enabled("description"), EnabledStatistics::None);
+        // A nested column keeps its leaves' statistics.
+        assert_eq!(
+            enabled("tags.list.item"),
+            WriterProperties::builder()
+                .build()
+                .statistics_enabled(&ColumnPath::from("tags.list.item"))
         );
     }
 }
