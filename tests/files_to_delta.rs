@@ -644,8 +644,8 @@ async fn stats_columns_decide_what_statistics_the_log_and_the_files_keep() {
     }
     assert_eq!(files, 1);
 
-    // The files' own statistics: only for those columns (the others would cost comparisons
-    // that nothing reads).
+    // The files' own statistics: only for those columns (the Delta log keeps no others, and
+    // each value of the others would cost two comparisons).
     for uri in table.get_file_uris().expect("file list") {
         let path = uri.strip_prefix("file://").unwrap_or(&uri).to_owned();
         let reader =

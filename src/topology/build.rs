@@ -255,11 +255,19 @@ pub(super) fn build(
     let mut notes = String::new();
     for &index in &order {
         let node = &nodes[index];
+        // An input without a reach failed to build (and was reported): check nothing after it.
         let reach = node
             .inputs
             .iter()
-            .filter_map(|input| reaches.get(input.get_ref()))
-            .fold(Reach::default(), Reach::union);
+            .map(|input| reaches.get(input.get_ref()))
+            .try_fold(None, |all: Option<Reach>, one| {
+                let one = one?;
+                Some(Some(match all {
+                    Some(all) => all.union(one),
+                    None => one.clone(),
+                }))
+            })
+            .map_or_else(Reach::unchecked, Option::unwrap_or_default);
         let mut inputs = Vec::new();
         for input in &node.inputs {
             if let Some(stream) = available.get_mut(input.get_ref()).and_then(Vec::pop) {
@@ -319,9 +327,13 @@ pub(super) fn build(
                 if node.kind == TOPICS_TRANSFORM
                     && let Ok(config) = node.component.parse::<TopicsConfig>()
                 {
-                    match reach.through_topics(&config.topics) {
+                    match reach.through_topics(&node.name, &config.topics) {
                         Ok(passed) => reach = passed,
-                        Err(message) => errors.push(node.component.error("topics", message)),
+                        Err(message) => {
+                            errors.push(node.component.error("topics", message));
+                            // Reported once, here, not again by each transform after it.
+                            reach = Reach::unchecked();
+                        }
                     }
                 }
                 reaches.insert(format!("{}.dead", node.name), reach.clone());

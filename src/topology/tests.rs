@@ -257,6 +257,16 @@ fn bad_duration_and_validation_errors_name_the_key() {
         "is empty; name the columns readers filter by",
     );
     let text = VALID.replace(
+        "table = \"lake/dead_letters\"",
+        "table = \"lake/dead_letters\"\nstats_columns = [\"raw\"]",
+    );
+    expect_error(
+        &text,
+        "stats_columns",
+        "sinks.dead_letters.stats_columns",
+        "`raw` is a Binary column, which the Delta log keeps no statistics for",
+    );
+    let text = VALID.replace(
         "path = \"${INPUT:-raw}/pin.jsonl\"",
         "path = \"raw/[.jsonl\"",
     );
@@ -592,4 +602,88 @@ fn a_kafka_sink_after_a_source_without_headers_gets_a_note() {
     );
     let with = describe("");
     assert!(!with.contains("note "), "{with}");
+}
+
+#[test]
+fn topics_checks_follow_unions_chains_and_archives() {
+    let valid = |text: &str| {
+        from_str(
+            Path::new("t.toml"),
+            text,
+            &crate::pinterest::registry(),
+            &env,
+        )
+        .unwrap_or_else(|e| panic!("{text}\n{e:#?}"))
+        .description
+    };
+    // Line files and Kafka in one union: the Kafka topics are checked, the files pass.
+    let union = KAFKA_EVENTS.replace("[sources.events]", "[sources.kafka]")
+        + "[sources.files]\ntype = \"file\"\npath = \"x\"\n\n";
+    let text = topics_from(&union, "[\"t.pin\"]").replace(
+        "[transforms.pins]\ntype = \"topics\"\ninput = \"events\"",
+        "[transforms.pins]\ntype = \"topics\"\ninputs = [\"kafka\", \"files\"]",
+    );
+    valid(&text);
+
+    // A `topics` after another names what the first one dropped.
+    let chained = topics_from(KAFKA_EVENTS, "[\"t.pin\"]").replace(
+        "[transforms.clean]\ntype = \"clean_pin\"\ninput = \"pins\"",
+        "[transforms.geos]\ntype = \"topics\"\ninput = \"pins\"\ntopics = [\"t.geo\"]\n\n\
+         [transforms.clean]\ntype = \"clean_pin\"\ninput = \"geos\"",
+    );
+    let all = errors(&chained);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(all[0].key, "transforms.geos.topics");
+    assert!(
+        all[0].message.contains(
+            "no record of topic `t.geo` can arrive: the `topics` transform `pins` upstream keeps only t.pin"
+        ),
+        "{all:#?}"
+    );
+
+    // An archive that names its topics is checked against them.
+    let archive = "[sources.events]\ntype = \"file\"\npath = \"x\"\nlayout = \"kafka-connect\"\ntopics = [\"t.pin\"]\n\n";
+    valid(&topics_from(archive, "[\"t.pin\"]"));
+    expect_error(
+        &topics_from(archive, "[\"t.geo\"]"),
+        "topics = [\"t.geo\"]",
+        "transforms.pins.topics",
+        "no source upstream reads topic `t.geo` (`events` reads t.pin)",
+    );
+}
+
+#[test]
+fn the_headers_note_names_only_sources_whose_records_reach_the_sink() {
+    // `quiet` drops headers but reads only t.geo, which the `topics` transform drops.
+    let text = "[sources.loud]\ntype = \"kafka\"\nbrokers = \"b:9092\"\ntopics = [\"t.pin\"]\ngroup = \"g\"\n\n\
+                [sources.quiet]\ntype = \"kafka\"\nbrokers = \"b:9092\"\ntopics = [\"t.geo\"]\ngroup = \"g\"\nheaders = false\n\n\
+                [transforms.pins]\ntype = \"topics\"\ninputs = [\"loud\", \"quiet\"]\ntopics = [\"t.pin\"]\n\n\
+                [transforms.clean]\ntype = \"clean_pin\"\ninput = \"pins\"\n\n\
+                [sinks.pin]\ntype = \"delta\"\ninput = \"clean\"\ntable = \"/tmp/x\"\n\n\
+                [sinks.dead]\ntype = \"kafka\"\ninput = \"clean.dead\"\nbrokers = \"b:9092\"\ntopic = \"t.dead\"\n";
+    let described = from_str(
+        Path::new("t.toml"),
+        text,
+        &crate::pinterest::registry(),
+        &env,
+    )
+    .expect("valid")
+    .description;
+    assert!(!described.contains("note "), "{described}");
+    let reaching = text.replace(
+        "topics = [\"t.pin\"]\n\n[transforms.clean]",
+        "topics = [\"t.pin\", \"t.geo\"]\n\n[transforms.clean]",
+    );
+    let described = from_str(
+        Path::new("t.toml"),
+        &reaching,
+        &crate::pinterest::registry(),
+        &env,
+    )
+    .expect("valid")
+    .description;
+    assert!(
+        described.contains("but source `quiet` has headers = false"),
+        "{described}"
+    );
 }

@@ -102,12 +102,17 @@ pub fn disjoint(routes: &[Vec<String>]) -> bool {
 /// [`RecordOrigin`] through the graph, to check `topics` transforms and Kafka sinks against.
 #[derive(Debug, Clone, Default)]
 pub struct Reach {
-    /// Each topic that can reach, and a source that reads it.
-    topics: BTreeMap<String, String>,
+    /// Each topic that can reach, and the sources that read it.
+    topics: BTreeMap<String, BTreeSet<String>>,
     /// Sources upstream whose records carry no topic.
     untopiced: BTreeSet<String>,
-    /// Whether some source's topics are known only when running.
-    unknown: bool,
+    /// Sources upstream whose topics are known only when running.
+    unknown: BTreeSet<String>,
+    /// Whether the topics cannot be checked here (an input that failed to build, or an
+    /// error already reported upstream).
+    unchecked: bool,
+    /// The last `topics` transform on the way, which narrowed the topics to what it keeps.
+    narrowed_by: Option<String>,
     /// Sources upstream that leave their messages' headers behind.
     pub headers_dropped_by: BTreeSet<String>,
 }
@@ -121,10 +126,16 @@ impl Reach {
             }
             RecordTopics::Named(topics) => {
                 for topic in topics {
-                    reach.topics.insert(topic.clone(), name.to_owned());
+                    reach
+                        .topics
+                        .entry(topic.clone())
+                        .or_default()
+                        .insert(name.to_owned());
                 }
             }
-            RecordTopics::Unknown => reach.unknown = true,
+            RecordTopics::Unknown => {
+                reach.unknown.insert(name.to_owned());
+            }
         }
         if origin.headers_dropped {
             reach.headers_dropped_by.insert(name.to_owned());
@@ -132,25 +143,38 @@ impl Reach {
         reach
     }
 
+    /// A reach nothing is checked against.
+    pub fn unchecked() -> Reach {
+        Reach {
+            unchecked: true,
+            ..Reach::default()
+        }
+    }
+
     /// What reaches a component that reads both.
     pub fn union(mut self, other: &Reach) -> Reach {
-        for (topic, source) in &other.topics {
+        for (topic, sources) in &other.topics {
             self.topics
                 .entry(topic.clone())
-                .or_insert_with(|| source.clone());
+                .or_default()
+                .extend(sources.iter().cloned());
         }
         self.untopiced.extend(other.untopiced.iter().cloned());
-        self.unknown |= other.unknown;
+        self.unknown.extend(other.unknown.iter().cloned());
+        self.unchecked |= other.unchecked;
+        if self.narrowed_by != other.narrowed_by {
+            self.narrowed_by = None;
+        }
         self.headers_dropped_by
             .extend(other.headers_dropped_by.iter().cloned());
         self
     }
 
-    /// What passes a `topics` transform keeping `wanted`, or why that transform can never
-    /// pass a record of some topic it names.
-    pub fn through_topics(&self, wanted: &[String]) -> Result<Reach, String> {
-        if !self.unknown {
-            if self.topics.is_empty() {
+    /// What passes the `topics` transform `name` keeping `wanted`, or why it can never pass
+    /// a record of some topic it names.
+    pub fn through_topics(&self, name: &str, wanted: &[String]) -> Result<Reach, String> {
+        if !self.unchecked && self.unknown.is_empty() {
+            if self.topics.is_empty() && self.narrowed_by.is_none() {
                 let files: Vec<&str> = self.untopiced.iter().map(String::as_str).collect();
                 return Err(format!(
                     "its input comes only from source(s) `{}`, whose records carry no Kafka topic, so it would drop every record; read a Kafka source or a Kafka Connect archive, or remove the transform",
@@ -158,9 +182,18 @@ impl Reach {
                 ));
             }
             if let Some(missing) = wanted.iter().find(|t| !self.topics.contains_key(*t)) {
+                let topics: Vec<&str> = self.topics.keys().map(String::as_str).collect();
+                if let Some(narrowed_by) = &self.narrowed_by {
+                    return Err(format!(
+                        "no record of topic `{missing}` can arrive: the `topics` transform `{narrowed_by}` upstream keeps only {}; keep the topic there too, or read this transform's records from before it",
+                        topics.join(", ")
+                    ));
+                }
                 let mut by_source: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-                for (topic, source) in &self.topics {
-                    by_source.entry(source).or_default().push(topic);
+                for (topic, sources) in &self.topics {
+                    for source in sources {
+                        by_source.entry(source).or_default().push(topic);
+                    }
                 }
                 let read: Vec<String> = by_source
                     .iter()
@@ -175,6 +208,17 @@ impl Reach {
         let mut passed = self.clone();
         passed.topics.retain(|topic, _| wanted.contains(topic));
         passed.untopiced.clear();
+        passed.narrowed_by = Some(name.to_owned());
+        // A source none of whose topics pass sends nothing further.
+        let sending: BTreeSet<&String> = passed
+            .topics
+            .values()
+            .flatten()
+            .chain(&passed.unknown)
+            .collect();
+        passed
+            .headers_dropped_by
+            .retain(|source| passed.unchecked || sending.contains(source));
         Ok(passed)
     }
 }

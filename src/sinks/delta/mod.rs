@@ -83,9 +83,11 @@ pub struct DeltaSinkConfig {
     /// The columns whose minimum, maximum and null count each file's entry in the Delta log
     /// keeps, for readers to skip files by (the table property
     /// `delta.dataSkippingStatsColumns`, set when the sink creates the table). Unset: Delta's
-    /// default, the first 32 columns. Parquet statistics are computed only for the columns the
-    /// log keeps: on long text (descriptions, URLs) they cost two comparisons per value and
-    /// no query filters by them (see `writer`, BENCHMARKS.md).
+    /// default, the first 32 columns. An existing table keeps its own. Parquet statistics are
+    /// computed only for the columns the log keeps and the `sort_by` ones: on long text
+    /// (descriptions, URLs) they cost two comparisons per value, and without them readers skip
+    /// files by the log's statistics but no longer row groups inside a file by these columns
+    /// (see `writer`, BENCHMARKS.md).
     #[serde(default)]
     pub stats_columns: Option<Vec<String>>,
 }
@@ -229,18 +231,33 @@ impl<T: Row> DeltaSink<T> {
             })?),
             None => None,
         };
-        if let Some(columns) = &config.stats_columns
-            && let Some(unknown) = columns.iter().find(|c| schema.field_with_name(c).is_err())
-        {
-            let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-            return Err(InvalidSetting {
-                key: "stats_columns",
-                message: format!(
-                    "no column `{unknown}` in this table; its columns are {}",
-                    names.join(", ")
-                ),
+        if let Some(columns) = &config.stats_columns {
+            for column in columns {
+                let message = match schema.field_with_name(column) {
+                    Err(_) => {
+                        let names: Vec<&str> =
+                            schema.fields().iter().map(|f| f.name().as_str()).collect();
+                        format!(
+                            "no column `{column}` in this table; its columns are {}",
+                            names.join(", ")
+                        )
+                    }
+                    // deltalake matches the list against Parquet's leaf columns and keeps no
+                    // statistics of binary ones: such a column would get none.
+                    Ok(field) if field.data_type().is_nested() || field.data_type().is_binary() => {
+                        format!(
+                            "`{column}` is a {} column, which the Delta log keeps no statistics for; name flat, non-binary columns",
+                            field.data_type()
+                        )
+                    }
+                    Ok(_) => continue,
+                };
+                return Err(InvalidSetting {
+                    key: "stats_columns",
+                    message,
+                }
+                .into());
             }
-            .into());
         }
         let location = TableLocation::parse(&config.table).map_err(anyhow::Error::msg)?;
         Ok(DeltaSink {

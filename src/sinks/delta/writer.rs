@@ -127,10 +127,19 @@ fn encoding(config: &DeltaSinkConfig) -> WriterProperties {
 
 /// The top-level columns whose statistics deltalake puts in the Delta log, as it chooses them
 /// (`RecordBatchWriter`, `writer::stats`): those named by the table's
-/// `delta.dataSkippingStatsColumns`, else its first `delta.dataSkippingNumIndexedCols` (32).
-fn logged_stats_columns(schema: &Schema, configuration: &HashMap<String, String>) -> Vec<String> {
+/// `delta.dataSkippingStatsColumns`, else its first `delta.dataSkippingNumIndexedCols` (32)
+/// columns that are not partition columns (which the files leave out, and which take no slot).
+fn logged_stats_columns(
+    schema: &Schema,
+    configuration: &HashMap<String, String>,
+    partition_columns: &[String],
+) -> Vec<String> {
     const DEFAULT_INDEXED_COLUMNS: usize = 32;
-    let names = schema.fields().iter().map(|f| f.name().clone());
+    let names = schema
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .filter(|name| !partition_columns.contains(name));
     match configuration.get("delta.dataSkippingStatsColumns") {
         Some(list) => {
             // deltalake reads each entry as an SQL identifier, quotes allowed.
@@ -150,18 +159,20 @@ fn logged_stats_columns(schema: &Schema, configuration: &HashMap<String, String>
     }
 }
 
-/// `properties` without Parquet statistics for the flat columns outside `logged`: nothing
-/// reads them (the Delta log keeps the others'), and each value costs a comparison with the
-/// running minimum and maximum, long ones a long `memcmp` (BENCHMARKS.md). Nested columns
-/// keep theirs: their leaves have paths of their own.
+/// `properties` without Parquet statistics for the flat columns outside `keep`. The Delta log
+/// keeps the statistics of its columns only, and readers that skip files do so by the log;
+/// what is lost is skipping row groups and pages by those columns inside a file, which
+/// Parquet readers do (the `sort_by` columns, where that pays, are kept). Each value costs a
+/// comparison with the running minimum and maximum, for long text a long `memcmp`
+/// (BENCHMARKS.md). Nested columns keep theirs: their leaves have paths of their own.
 fn statistics_only_for(
     properties: WriterProperties,
-    logged: &[String],
+    keep: &[String],
     schema: &Schema,
 ) -> WriterProperties {
     let mut builder = properties.into_builder();
     for field in schema.fields() {
-        if !field.data_type().is_nested() && !logged.contains(field.name()) {
+        if !field.data_type().is_nested() && !keep.contains(field.name()) {
             builder = builder.set_column_statistics_enabled(
                 ColumnPath::from(field.name().as_str()),
                 EnabledStatistics::None,
@@ -305,16 +316,29 @@ impl<T: Row> SinkState<T> {
         ctx: SinkContext,
     ) -> anyhow::Result<Self> {
         let schema = table_schema::<T>(config.position_columns);
-        let logged = logged_stats_columns(&schema, table.snapshot()?.metadata().configuration());
+        let logged = {
+            let metadata = table.snapshot()?.metadata();
+            logged_stats_columns(
+                &schema,
+                metadata.configuration(),
+                metadata.partition_columns(),
+            )
+        };
         if let Some(wanted) = &config.stats_columns
             && !(wanted.iter().all(|c| logged.contains(c))
                 && logged.iter().all(|c| wanted.contains(c)))
         {
-            tracing::warn!(
-                "{}: the table at {location} keeps statistics for {}, not the sink's stats_columns: \
-                 the setting applies when the sink creates a table",
-                ctx.name,
+            let kept = if logged.is_empty() {
+                "no column".to_owned()
+            } else {
                 logged.join(", ")
+            };
+            tracing::warn!(
+                "{}: the table at {location} keeps statistics for {kept}, not the sink's \
+                 stats_columns, which applies when the sink creates a table; to change the \
+                 table's, set its delta.dataSkippingStatsColumns (ALTER TABLE ... SET \
+                 TBLPROPERTIES) while nothing writes to it, or write to a new table",
+                ctx.name,
             );
         }
         // Readers also skip row groups by the Parquet statistics of the columns they are
@@ -679,20 +703,31 @@ mod tests {
         let all: Vec<String> = ["ind", "description", "category", "tags"]
             .map(String::from)
             .to_vec();
-        assert_eq!(logged_stats_columns(&schema, &config(&[])), all);
+        assert_eq!(logged_stats_columns(&schema, &config(&[]), &[]), all);
         assert_eq!(
             logged_stats_columns(
                 &schema,
-                &config(&[("delta.dataSkippingStatsColumns", "category, `ind`")])
+                &config(&[("delta.dataSkippingStatsColumns", "category, `ind`")]),
+                &[]
             ),
             ["ind", "category"]
         );
         assert_eq!(
             logged_stats_columns(
                 &schema,
-                &config(&[("delta.dataSkippingNumIndexedCols", "2")])
+                &config(&[("delta.dataSkippingNumIndexedCols", "2")]),
+                &[]
             ),
             ["ind", "description"]
+        );
+        // Partition columns are not in the files and take no slot.
+        assert_eq!(
+            logged_stats_columns(
+                &schema,
+                &config(&[("delta.dataSkippingNumIndexedCols", "2")]),
+                &["ind".to_string()]
+            ),
+            ["description", "category"]
         );
 
         let logged = ["ind".to_string(), "category".to_string()];
@@ -702,11 +737,10 @@ mod tests {
         assert_eq!(enabled("category"), EnabledStatistics::Page);
         assert_eq!(enabled("description"), EnabledStatistics::None);
         // A nested column keeps its leaves' statistics.
+        let leaf = ColumnPath::new(vec!["tags".into(), "list".into(), "item".into()]);
         assert_eq!(
-            enabled("tags.list.item"),
-            WriterProperties::builder()
-                .build()
-                .statistics_enabled(&ColumnPath::from("tags.list.item"))
+            properties.statistics_enabled(&leaf),
+            EnabledStatistics::Page
         );
     }
 }
