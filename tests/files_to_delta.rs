@@ -403,17 +403,10 @@ async fn sorted_user_row_groups(settings: &str) -> Vec<Vec<usize>> {
     )
     .await;
 
-    let location =
-        laketide::sinks::delta::TableLocation::parse(&lake.join("user").to_string_lossy())
-            .expect("table path");
-    let table = laketide::sinks::delta::open_table(&location)
-        .await
-        .expect("readable")
-        .expect("table exists");
+    let table = common::existing_table(&lake.join("user")).await;
     let mut rows = 0;
     let mut files = Vec::new();
-    for uri in table.get_file_uris().expect("file list") {
-        let path = uri.strip_prefix("file://").unwrap_or(&uri).to_owned();
+    for path in common::data_files(&table) {
         let open = || {
             ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).expect("file"))
                 .expect("parquet")
@@ -607,13 +600,7 @@ async fn stats_columns_decide_what_statistics_the_log_and_the_files_keep() {
         "stats_columns = [\"ind\", \"age\"]",
     )
     .await;
-    let location =
-        laketide::sinks::delta::TableLocation::parse(&lake.join("user").to_string_lossy())
-            .expect("table path");
-    let table = laketide::sinks::delta::open_table(&location)
-        .await
-        .expect("readable")
-        .expect("table exists");
+    let table = common::existing_table(&lake.join("user")).await;
     let snapshot = table.snapshot().expect("snapshot");
     assert_eq!(
         snapshot
@@ -646,8 +633,7 @@ async fn stats_columns_decide_what_statistics_the_log_and_the_files_keep() {
 
     // The files' own statistics: only for those columns (the Delta log keeps no others, and
     // each value of the others would cost two comparisons).
-    for uri in table.get_file_uris().expect("file list") {
-        let path = uri.strip_prefix("file://").unwrap_or(&uri).to_owned();
+    for path in common::data_files(&table) {
         let reader =
             SerializedFileReader::new(std::fs::File::open(&path).expect("file")).expect("parquet");
         let group = reader.metadata().row_group(0);

@@ -3,12 +3,14 @@
 
 mod common;
 
+use std::path::Path;
 use std::time::Duration;
 
 use common::{
     PINTEREST_KAFKA, PINTEREST_KAFKA_ONE_CONSUMER, read_table, row_count, run_topology,
     source_positions, strings,
 };
+use laketide::dsl::RunSummary;
 use laketide::kafka::{EmbeddedBroker, produce_triples, producer_config};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
@@ -16,6 +18,20 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 const PREFIX: &str = "0a3db223d459";
+
+/// Runs a shipped Kafka `topology` against `brokers` into `lake` as consumer group `group`,
+/// within two minutes.
+async fn run_kafka(topology: &str, brokers: &str, lake: &Path, group: &str) -> RunSummary {
+    let vars = [
+        ("KAFKA_BROKERS", brokers.to_owned()),
+        ("LAKETIDE_LAKE", lake.to_string_lossy().into_owned()),
+        ("LAKETIDE_GROUP", group.to_owned()),
+    ];
+    tokio::time::timeout(Duration::from_secs(120), run_topology(topology, &vars))
+        .await
+        .expect("finishes")
+        .expect("runs")
+}
 
 fn broker_with_topics() -> EmbeddedBroker {
     common::init_logs();
@@ -67,18 +83,7 @@ async fn kafka_to_delta_exactly_once_with_dead_letters_and_kafka_offsets() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let lake = dir.path().join("lake");
-    let vars = [
-        ("KAFKA_BROKERS", brokers.clone()),
-        ("LAKETIDE_LAKE", lake.to_string_lossy().into_owned()),
-        ("LAKETIDE_GROUP", "it-group".to_owned()),
-    ];
-    let summary = tokio::time::timeout(
-        Duration::from_secs(120),
-        run_topology(PINTEREST_KAFKA, &vars),
-    )
-    .await
-    .expect("finishes")
-    .expect("runs");
+    let summary = run_kafka(PINTEREST_KAFKA, &brokers, &lake, "it-group").await;
     assert_eq!(summary.stats.records_in, 3 * 1500 + 4);
     for table in ["pin", "geo", "user"] {
         assert_eq!(
@@ -144,27 +149,10 @@ async fn kafka_to_delta_exactly_once_with_dead_letters_and_kafka_offsets() {
     drop(consumer);
 
     // The same group again: nothing new, nothing written.
-    let again = tokio::time::timeout(
-        Duration::from_secs(120),
-        run_topology(PINTEREST_KAFKA, &vars),
-    )
-    .await
-    .expect("finishes")
-    .expect("runs");
+    let again = run_kafka(PINTEREST_KAFKA, &brokers, &lake, "it-group").await;
     assert_eq!(again.stats.records_out, 0);
     // A new group re-reads every message, and the tables still dedupe it.
-    let fresh = [
-        ("KAFKA_BROKERS", brokers.clone()),
-        ("LAKETIDE_LAKE", lake.to_string_lossy().into_owned()),
-        ("LAKETIDE_GROUP", "another-group".to_owned()),
-    ];
-    let reread = tokio::time::timeout(
-        Duration::from_secs(120),
-        run_topology(PINTEREST_KAFKA, &fresh),
-    )
-    .await
-    .expect("finishes")
-    .expect("runs");
+    let reread = run_kafka(PINTEREST_KAFKA, &brokers, &lake, "another-group").await;
     assert_eq!(
         reread.stats.records_out, 0,
         "the tables' checkpoints, not Kafka's, decide"
@@ -294,18 +282,7 @@ async fn one_consumer_for_three_topics_routes_each_topic_to_its_table_exactly_on
     assert_eq!(report.triples, 900);
     let dir = tempfile::tempdir().expect("tempdir");
     let lake = dir.path().join("lake");
-    let vars = [
-        ("KAFKA_BROKERS", brokers.clone()),
-        ("LAKETIDE_LAKE", lake.to_string_lossy().into_owned()),
-        ("LAKETIDE_GROUP", "one-group".to_owned()),
-    ];
-    let summary = tokio::time::timeout(
-        Duration::from_secs(120),
-        run_topology(PINTEREST_KAFKA_ONE_CONSUMER, &vars),
-    )
-    .await
-    .expect("finishes")
-    .expect("runs");
+    let summary = run_kafka(PINTEREST_KAFKA_ONE_CONSUMER, &brokers, &lake, "one-group").await;
     assert_eq!(summary.stats.records_in, 3 * 900);
     for kind in ["pin", "geo", "user"] {
         let table = read_table(&lake.join(kind)).await;
@@ -326,18 +303,7 @@ async fn one_consumer_for_three_topics_routes_each_topic_to_its_table_exactly_on
     // The same group again, and a new group: every table's checkpoints cover all three
     // topics' partitions, so nothing is written twice.
     for group in ["one-group", "another-group"] {
-        let vars = [
-            ("KAFKA_BROKERS", brokers.clone()),
-            ("LAKETIDE_LAKE", lake.to_string_lossy().into_owned()),
-            ("LAKETIDE_GROUP", group.to_owned()),
-        ];
-        let again = tokio::time::timeout(
-            Duration::from_secs(120),
-            run_topology(PINTEREST_KAFKA_ONE_CONSUMER, &vars),
-        )
-        .await
-        .expect("finishes")
-        .expect("runs");
+        let again = run_kafka(PINTEREST_KAFKA_ONE_CONSUMER, &brokers, &lake, group).await;
         assert_eq!(again.stats.records_out, 0, "{group}");
     }
     for kind in ["pin", "geo", "user"] {

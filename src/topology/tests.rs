@@ -49,6 +49,19 @@ fn errors(text: &str) -> Vec<ConfigError> {
     }
 }
 
+/// The description `laketide check` prints for `text`, which must build.
+fn description(text: &str) -> String {
+    match from_str(
+        Path::new("t.toml"),
+        text,
+        &crate::pinterest::registry(),
+        &env,
+    ) {
+        Ok(built) => built.description,
+        Err(errors) => panic!("expected a valid topology:\n{text}\n{errors:#?}"),
+    }
+}
+
 /// An error `text` produces that mentions `fragment`; checks it points at the first line
 /// containing `at`, and names `key`.
 fn expect_error(text: &str, at: &str, key: &str, fragment: &str) {
@@ -446,19 +459,10 @@ fn kafka_properties_take_numbers_and_booleans_in_sources_and_sinks() {
                 [sinks.pin]\ntype = \"kafka\"\ninput = \"clean\"\nbrokers = \"127.0.0.1:9092\"\ntopic = \"clean\"\n\
                 properties = { \"linger.ms\" = 10 }\n\n\
                 [sinks.dead]\ntype = \"kafka\"\ninput = \"clean.dead\"\nbrokers = \"127.0.0.1:9092\"\ntopic = \"dead\"\n";
-    let built = from_str(
-        Path::new("t.toml"),
-        text,
-        &crate::pinterest::registry(),
-        &env,
-    )
-    .expect("valid");
+    let described = description(text);
     assert!(
-        built
-            .description
-            .contains("kafka topic clean on 127.0.0.1:9092"),
-        "{}",
-        built.description
+        described.contains("kafka topic clean on 127.0.0.1:9092"),
+        "{described}"
     );
 }
 
@@ -491,17 +495,7 @@ fn a_stream_read_only_by_topics_transforms_is_routed_not_copied() {
              [sinks.dead]\ntype = \"delta\"\ninputs = [\"clean.dead\", \"clean_geo.dead\"]\ntable = \"/tmp/y\"\n"
         )
     };
-    let describe = |text: &str| {
-        from_str(
-            Path::new("t.toml"),
-            text,
-            &crate::pinterest::registry(),
-            &env,
-        )
-        .expect("valid")
-        .description
-    };
-    let routed = describe(&format!("{source}{}", rest("t.geo")));
+    let routed = description(&format!("{source}{}", rest("t.geo")));
     assert!(
         routed.contains(
             "route     events by topic, each record to one of: pins [\"t.pin\"], geos [\"t.geo\"]"
@@ -509,7 +503,7 @@ fn a_stream_read_only_by_topics_transforms_is_routed_not_copied() {
         "{routed}"
     );
     // Overlapping topics: a record may belong to both, so both get a copy.
-    let copied = describe(&format!("{source}{}", rest("t.pin")));
+    let copied = description(&format!("{source}{}", rest("t.pin")));
     assert!(!copied.contains("route "), "{copied}");
 }
 
@@ -566,13 +560,7 @@ fn a_topics_transform_must_name_topics_its_sources_read() {
     let pattern = KAFKA_EVENTS.replace("[\"t.pin\", \"t.geo\"]", "[\"^t\\\\..*\"]");
     let archive = "[sources.events]\ntype = \"file\"\npath = \"x\"\nlayout = \"kafka-connect\"\n\n";
     for source in [pattern.as_str(), archive] {
-        from_str(
-            Path::new("t.toml"),
-            &topics_from(source, "[\"t.pin\"]"),
-            &crate::pinterest::registry(),
-            &env,
-        )
-        .unwrap_or_else(|e| panic!("{source}: {e:#?}"));
+        description(&topics_from(source, "[\"t.pin\"]"));
     }
 }
 
@@ -584,14 +572,7 @@ fn a_kafka_sink_after_a_source_without_headers_gets_a_note() {
             "[sinks.dead]\ntype = \"delta\"\ninput = \"clean.dead\"\ntable = \"/tmp/y\"\n",
             "[sinks.dead]\ntype = \"kafka\"\ninput = \"clean.dead\"\nbrokers = \"127.0.0.1:9092\"\ntopic = \"t.dead\"\n",
         );
-        from_str(
-            Path::new("t.toml"),
-            &text,
-            &crate::pinterest::registry(),
-            &env,
-        )
-        .expect("valid")
-        .description
+        description(&text)
     };
     let without = describe("headers = false\n");
     assert!(
@@ -606,16 +587,6 @@ fn a_kafka_sink_after_a_source_without_headers_gets_a_note() {
 
 #[test]
 fn topics_checks_follow_unions_chains_and_archives() {
-    let valid = |text: &str| {
-        from_str(
-            Path::new("t.toml"),
-            text,
-            &crate::pinterest::registry(),
-            &env,
-        )
-        .unwrap_or_else(|e| panic!("{text}\n{e:#?}"))
-        .description
-    };
     // Line files and Kafka in one union: the Kafka topics are checked, the files pass.
     let union = KAFKA_EVENTS.replace("[sources.events]", "[sources.kafka]")
         + "[sources.files]\ntype = \"file\"\npath = \"x\"\n\n";
@@ -623,7 +594,7 @@ fn topics_checks_follow_unions_chains_and_archives() {
         "[transforms.pins]\ntype = \"topics\"\ninput = \"events\"",
         "[transforms.pins]\ntype = \"topics\"\ninputs = [\"kafka\", \"files\"]",
     );
-    valid(&text);
+    description(&text);
 
     // A `topics` after another names what the first one dropped.
     let chained = topics_from(KAFKA_EVENTS, "[\"t.pin\"]").replace(
@@ -643,7 +614,7 @@ fn topics_checks_follow_unions_chains_and_archives() {
 
     // An archive that names its topics is checked against them.
     let archive = "[sources.events]\ntype = \"file\"\npath = \"x\"\nlayout = \"kafka-connect\"\ntopics = [\"t.pin\"]\n\n";
-    valid(&topics_from(archive, "[\"t.pin\"]"));
+    description(&topics_from(archive, "[\"t.pin\"]"));
     expect_error(
         &topics_from(archive, "[\"t.geo\"]"),
         "topics = [\"t.geo\"]",
@@ -661,27 +632,13 @@ fn the_headers_note_names_only_sources_whose_records_reach_the_sink() {
                 [transforms.clean]\ntype = \"clean_pin\"\ninput = \"pins\"\n\n\
                 [sinks.pin]\ntype = \"delta\"\ninput = \"clean\"\ntable = \"/tmp/x\"\n\n\
                 [sinks.dead]\ntype = \"kafka\"\ninput = \"clean.dead\"\nbrokers = \"b:9092\"\ntopic = \"t.dead\"\n";
-    let described = from_str(
-        Path::new("t.toml"),
-        text,
-        &crate::pinterest::registry(),
-        &env,
-    )
-    .expect("valid")
-    .description;
+    let described = description(text);
     assert!(!described.contains("note "), "{described}");
     let reaching = text.replace(
         "topics = [\"t.pin\"]\n\n[transforms.clean]",
         "topics = [\"t.pin\", \"t.geo\"]\n\n[transforms.clean]",
     );
-    let described = from_str(
-        Path::new("t.toml"),
-        &reaching,
-        &crate::pinterest::registry(),
-        &env,
-    )
-    .expect("valid")
-    .description;
+    let described = description(&reaching);
     assert!(
         described.contains("but source `quiet` has headers = false"),
         "{described}"

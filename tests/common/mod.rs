@@ -34,16 +34,29 @@ pub async fn run_pinterest_files(input: &Path, lake: &Path) -> anyhow::Result<Ru
     run_topology(PINTEREST_FILES, &vars).await
 }
 
-/// Every row of the table's current version, read straight from its Parquet files.
-pub async fn read_table(dir: &Path) -> Vec<RecordBatch> {
+/// The table in `dir`, which must exist.
+pub async fn existing_table(dir: &Path) -> deltalake::DeltaTable {
     let location = TableLocation::parse(&dir.to_string_lossy()).expect("table path");
-    let table = open_table(&location)
+    open_table(&location)
         .await
         .expect("readable")
-        .expect("table exists");
+        .expect("table exists")
+}
+
+/// The local paths of the Parquet files of the table's current version.
+pub fn data_files(table: &deltalake::DeltaTable) -> Vec<String> {
+    table
+        .get_file_uris()
+        .expect("file list")
+        .map(|uri| uri.strip_prefix("file://").unwrap_or(&uri).to_owned())
+        .collect()
+}
+
+/// Every row of the table's current version, read straight from its Parquet files.
+pub async fn read_table(dir: &Path) -> Vec<RecordBatch> {
+    let table = existing_table(dir).await;
     let mut batches = Vec::new();
-    for uri in table.get_file_uris().expect("file list") {
-        let path = uri.strip_prefix("file://").unwrap_or(&uri).to_owned();
+    for path in data_files(&table) {
         let file = std::fs::File::open(&path).expect("data file");
         let reader = ParquetRecordBatchReaderBuilder::try_new(file)
             .expect("parquet")
