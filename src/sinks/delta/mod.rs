@@ -6,6 +6,7 @@
 //! Every commit also records the source offsets it completes (see `checkpoints`).
 
 mod checkpoints;
+mod log;
 mod sort;
 mod table;
 mod writer;

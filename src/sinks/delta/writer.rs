@@ -8,8 +8,7 @@ use anyhow::Context;
 use deltalake::DeltaTable;
 use deltalake::arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder};
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{Action, Transaction};
+use deltalake::kernel::Transaction;
 use deltalake::parquet::basic::Encoding;
 use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use deltalake::parquet::schema::types::ColumnPath;
@@ -19,7 +18,8 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use super::DeltaSinkConfig;
-use super::checkpoints::{DeltaCheckpoints, committed_in};
+use super::checkpoints::DeltaCheckpoints;
+use super::log::DeltaLog;
 use super::sort::{SortBuffer, SortKey};
 use super::table::{TableLocation, open_or_create};
 use crate::dsl::{Batch, FieldValue, Partition, now_micros};
@@ -93,7 +93,9 @@ pub(super) async fn run<T: Row>(
             state.commit().await?;
         }
     }
-    state.commit().await
+    state.commit().await?;
+    state.log.finish().await;
+    Ok(())
 }
 
 /// How the sink encodes Parquet for a table of `schema` whose log keeps statistics for
@@ -276,7 +278,7 @@ fn bucket_of(value: FieldValue<'_>, buckets: usize) -> usize {
 struct SinkState<T: Row> {
     config: DeltaSinkConfig,
     location: TableLocation,
-    table: DeltaTable,
+    log: DeltaLog,
     writer: RecordBatchWriter,
     /// The table's schema as Arrow, which every batch must match exactly.
     arrow_schema: SchemaRef,
@@ -372,6 +374,7 @@ impl<T: Row> SinkState<T> {
             .with_writer_properties(properties);
         let arrow_schema = writer.arrow_schema();
         let buckets = if bucket_column.is_some() { BUCKETS } else { 1 };
+        let log = DeltaLog::new(location.clone(), table)?;
         Ok(SinkState {
             buffers: (0..buckets)
                 .map(|_| RowBuffer::new(buffer_rows(bucket_column), config.position_columns))
@@ -380,7 +383,7 @@ impl<T: Row> SinkState<T> {
             unsorted: sort_key.map(SortBuffer::new),
             config,
             location,
-            table,
+            log,
             writer,
             arrow_schema,
             checkpoints,
@@ -400,7 +403,7 @@ impl<T: Row> SinkState<T> {
         if let Some(known) = self.committed.get(key) {
             return Ok(*known);
         }
-        let offset = committed_in(&self.table, key).await?;
+        let offset = self.log.committed(key).await?;
         self.committed.insert(key.clone(), offset);
         Ok(offset)
     }
@@ -563,25 +566,13 @@ impl<T: Row> SinkState<T> {
             .iter()
             .map(|(key, offset)| Transaction::new(key.app_id(), *offset))
             .collect();
-        let actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
         let operation = DeltaOperation::StreamingUpdate {
             output_mode: OutputMode::Append,
             query_id: self.ctx.name.to_string(),
             epoch_id: self.epoch,
         };
-        let finalized = CommitBuilder::from(
-            CommitProperties::default().with_application_transactions(transactions),
-        )
-        .with_actions(actions)
-        .build(
-            Some(self.table.snapshot()?),
-            self.table.log_store(),
-            operation,
-        )
-        .await
-        .with_context(|| format!("cannot commit to the Delta table at {}", self.location))?;
-        self.table.state = Some(finalized.snapshot());
-        tracing::debug!(sink = %self.ctx.name, version = finalized.version(), rows = self.rows_uncommitted, "committed {:?}", self.pending);
+        let version = self.log.append(adds, transactions, operation).await?;
+        tracing::debug!(sink = %self.ctx.name, version, rows = self.rows_uncommitted, "committed {:?}", self.pending);
         self.epoch += 1;
         self.ctx
             .stats
@@ -612,14 +603,15 @@ impl<T: Row> SinkState<T> {
     /// Delta's conflict check covers the remaining race: two commits of one checkpoint key at
     /// the same moment cannot both succeed.
     async fn check_ownership(&mut self) -> anyhow::Result<()> {
-        self.table
-            .update_incremental(None)
-            .await
-            .with_context(|| format!("cannot refresh the Delta table at {}", self.location))?;
+        self.log.follow().await?;
+        let theirs = self.log.take_other_offsets();
+        if theirs.is_empty() {
+            return Ok(());
+        }
         let keys: Vec<CheckpointKey> = self.pending.keys().cloned().collect();
         for key in keys {
-            let now = committed_in(&self.table, &key).await?;
             let known = self.committed.get(&key).copied().flatten();
+            let now = theirs.get(&key.app_id()).copied().max(known);
             if now <= known {
                 continue;
             }
@@ -628,14 +620,20 @@ impl<T: Row> SinkState<T> {
                 && *first <= now
             {
                 anyhow::bail!(
-                    "another writer committed {} up to offset {now} while this one held rows from offset {first};                      the partition was reassigned without this process being told (a session timeout?).                      Nothing was committed; restart to resume from the table",
+                    "another writer committed {} up to offset {now} while this one held rows from offset {first}; \
+                     the partition was reassigned without this process being told (a session timeout?). \
+                     Nothing was committed; restart to resume from the table",
                     key.partition
                 );
             }
             if self.pending.get(&key).is_some_and(|offset| *offset <= now) {
                 self.pending.remove(&key);
             }
-            self.committed.insert(key, Some(now));
+        }
+        for (key, offset) in self.committed.iter_mut() {
+            if let Some(&other) = theirs.get(&key.app_id()) {
+                *offset = (*offset).max(Some(other));
+            }
         }
         Ok(())
     }

@@ -1,0 +1,513 @@
+//! The sink's side of the Delta log: appends one commit at a time, follows the commits of
+//! other writers, and checkpoints.
+//!
+//! deltalake's own transaction (`CommitBuilder`) brings the table's in-memory file list up to
+//! date after every commit, re-reading every active file's entry: the cost of a commit, and
+//! the memory the sink holds, grow with the files in the table. A streaming sink adds a file
+//! every commit, so after a day of 10 s commits each commit re-read ~8,600 entries per table.
+//! An append needs none of it: its actions do not depend on the other files, and what it must
+//! know about other writers is in their commits. So the sink writes its commits itself,
+//! reads only the commits it did not write, and keeps the file list of the version it
+//! started from (see DESIGN.md, "Commits").
+//!
+//! Tables with table features (writer version 7) may need more per commit than an append of
+//! files and `txn` actions (row tracking, in-commit timestamps): they go through deltalake's
+//! transaction as before.
+
+use std::collections::HashMap;
+
+use anyhow::{Context, bail};
+use deltalake::DeltaTable;
+use deltalake::Path;
+use deltalake::kernel::transaction::{
+    CommitBuilder, CommitData, CommitProperties, PROTOCOL, TableReference, TransactionError,
+};
+use deltalake::kernel::{Action, Add, Transaction};
+use deltalake::logstore::object_store::ObjectStoreExt as _;
+use deltalake::logstore::{CommitOrBytes, get_actions};
+use deltalake::protocol::DeltaOperation;
+use deltalake::table::config::TablePropertiesExt as _;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::table::{TableLocation, open_table};
+use crate::runtime::CheckpointKey;
+
+/// Attempts at one commit while other writers take the version it tried.
+const COMMIT_ATTEMPTS: usize = 15;
+
+pub(super) struct DeltaLog {
+    location: TableLocation,
+    /// The table as the sink opened it: its schema and protocol, and the offsets committed
+    /// up to then. Not brought up to date (see the module comment), except when commits go
+    /// through deltalake's transaction.
+    table: DeltaTable,
+    /// Every commit up to this version has been read by this sink or written by it.
+    version: u64,
+    /// The highest offset of each application id in the commits after the opened version.
+    later_offsets: HashMap<String, i64>,
+    /// The highest offset of each application id in the commits of other writers read since
+    /// [`Self::take_other_offsets`] was last called.
+    other_offsets: HashMap<String, i64>,
+    /// Whether commits are written here rather than by deltalake's transaction.
+    direct: bool,
+    checkpoint_interval: u64,
+    /// The version the next checkpoint is due at: every `delta.checkpointInterval` commits,
+    /// at the versions deltalake's transaction would write them (99, 199, ...), or at the first
+    /// commit after them if the previous checkpoint was still being written.
+    next_checkpoint: u64,
+    /// The checkpoint being written in the background, if any.
+    checkpointing: Option<JoinHandle<()>>,
+}
+
+impl DeltaLog {
+    pub fn new(location: TableLocation, table: DeltaTable) -> anyhow::Result<Self> {
+        let snapshot = table.snapshot()?;
+        PROTOCOL
+            .can_write_to(snapshot)
+            .with_context(|| format!("cannot write to the Delta table at {location}"))?;
+        let direct = snapshot.protocol().min_writer_version() < 7;
+        let checkpoint_interval = snapshot.config().checkpoint_interval().get();
+        let version = snapshot.version();
+        let next_checkpoint = checkpoint_after(version, checkpoint_interval);
+        Ok(DeltaLog {
+            location,
+            table,
+            version,
+            later_offsets: HashMap::new(),
+            other_offsets: HashMap::new(),
+            direct,
+            checkpoint_interval,
+            next_checkpoint,
+            checkpointing: None,
+        })
+    }
+
+    /// The offset the table holds for `key`, as of the last commit this sink read or wrote.
+    pub async fn committed(&self, key: &CheckpointKey) -> anyhow::Result<Option<i64>> {
+        if let Some(offset) = self.later_offsets.get(&key.app_id()) {
+            return Ok(Some(*offset));
+        }
+        self.table
+            .snapshot()?
+            .transaction_version(self.table.log_store().as_ref(), key.app_id())
+            .await
+            .with_context(|| format!("cannot read checkpoint `{}`", key.app_id()))
+    }
+
+    /// Reads the commits other writers made since the last one this sink read or wrote, for
+    /// the offsets they committed ([`Self::take_other_offsets`]). A change of the table's
+    /// schema, configuration or protocol meanwhile is an error: the sink's files and commits
+    /// were made for the old one.
+    pub async fn follow(&mut self) -> anyhow::Result<()> {
+        let log_store = self.table.log_store();
+        let latest = log_store
+            .get_latest_version(self.version)
+            .await
+            .with_context(|| format!("cannot list the Delta log of {}", self.location))?;
+        for version in self.version + 1..=latest {
+            let bytes = log_store
+                .read_commit_entry(version)
+                .await
+                .with_context(|| format!("cannot read version {version} of {}", self.location))?
+                .with_context(|| {
+                    format!(
+                        "version {version} of {} is listed but cannot be found",
+                        self.location
+                    )
+                })?;
+            for action in get_actions(version, &bytes)
+                .with_context(|| format!("cannot parse version {version} of {}", self.location))?
+            {
+                match action {
+                    Action::Txn(txn) => {
+                        for offsets in [&mut self.other_offsets, &mut self.later_offsets] {
+                            let offset = offsets.entry(txn.app_id.clone()).or_insert(txn.version);
+                            *offset = (*offset).max(txn.version);
+                        }
+                    }
+                    Action::Metadata(_) | Action::Protocol(_) => bail!(
+                        "another writer changed the schema, configuration or protocol of the \
+                         Delta table at {} (version {version}) while this sink wrote to it; \
+                         nothing was committed, restart to write under the new one",
+                        self.location
+                    ),
+                    _ => {}
+                }
+            }
+            self.version = version;
+        }
+        Ok(())
+    }
+
+    /// The highest offset each application id committed in the commits of other writers
+    /// read since the last call, by [`Self::follow`] or while committing.
+    pub fn take_other_offsets(&mut self) -> HashMap<String, i64> {
+        std::mem::take(&mut self.other_offsets)
+    }
+
+    /// Commits `adds` and the offsets they complete as the next version, and returns it. A
+    /// commit of another writer in the way is read ([`Self::follow`]); one that committed an
+    /// offset of the same keys is a conflict, and nothing is committed.
+    pub async fn append(
+        &mut self,
+        adds: Vec<Add>,
+        transactions: Vec<Transaction>,
+        operation: DeltaOperation,
+    ) -> anyhow::Result<u64> {
+        let version = if self.direct {
+            self.append_directly(adds, &transactions, operation).await?
+        } else {
+            self.append_by_transaction(adds, &transactions, operation)
+                .await?
+        };
+        for txn in &transactions {
+            self.later_offsets.insert(txn.app_id.clone(), txn.version);
+        }
+        if self.direct && version >= self.next_checkpoint {
+            self.checkpoint(version);
+        }
+        Ok(version)
+    }
+
+    async fn append_directly(
+        &mut self,
+        adds: Vec<Add>,
+        transactions: &[Transaction],
+        operation: DeltaOperation,
+    ) -> anyhow::Result<u64> {
+        let actions = adds.into_iter().map(Action::Add).collect();
+        let bytes = CommitData::new(actions, operation, HashMap::new(), transactions.to_vec())
+            .get_bytes()
+            .context("cannot serialize the commit")?;
+        let log_store = self.table.log_store();
+        let operation_id = Uuid::new_v4();
+        // Stores with a conditional put take the bytes; the others need a file to rename
+        // into place (deltalake's rule).
+        let commit = if ["DefaultLogStore", "LakeFSLogStore"].contains(&log_store.name().as_str()) {
+            CommitOrBytes::LogBytes(bytes)
+        } else {
+            let path = Path::from_iter(["_delta_log", &format!("_commit_{operation_id}.json.tmp")]);
+            log_store
+                .object_store(Some(operation_id))
+                .put(&path, bytes.into())
+                .await
+                .with_context(|| format!("cannot write a commit to {}", self.location))?;
+            CommitOrBytes::TmpCommit(path)
+        };
+        for _ in 0..COMMIT_ATTEMPTS {
+            let version = self.version + 1;
+            match log_store
+                .write_commit_entry(version, commit.clone(), operation_id)
+                .await
+            {
+                Ok(()) => {
+                    self.version = version;
+                    return Ok(version);
+                }
+                Err(TransactionError::VersionAlreadyExists(_)) => {
+                    self.follow().await?;
+                    if let Some(txn) = transactions
+                        .iter()
+                        .find(|txn| self.other_offsets.contains_key(&txn.app_id))
+                    {
+                        bail!(
+                            "another writer committed offsets of `{}` to {} at the same moment; \
+                             nothing was committed, restart to resume from the table",
+                            txn.app_id,
+                            self.location
+                        );
+                    }
+                }
+                Err(error) => {
+                    let aborted = log_store
+                        .abort_commit_entry(version, commit, operation_id)
+                        .await;
+                    if let Err(abort) = aborted {
+                        tracing::warn!(table = %self.location, "cannot remove the temporary commit file: {abort}");
+                    }
+                    return Err(error).with_context(|| {
+                        format!("cannot commit to the Delta table at {}", self.location)
+                    });
+                }
+            }
+        }
+        bail!(
+            "cannot commit to the Delta table at {}: other writers took the next version {COMMIT_ATTEMPTS} times in a row",
+            self.location
+        )
+    }
+
+    async fn append_by_transaction(
+        &mut self,
+        adds: Vec<Add>,
+        transactions: &[Transaction],
+        operation: DeltaOperation,
+    ) -> anyhow::Result<u64> {
+        self.table
+            .update_incremental(None)
+            .await
+            .with_context(|| format!("cannot refresh the Delta table at {}", self.location))?;
+        let finalized = CommitBuilder::from(
+            CommitProperties::default().with_application_transactions(transactions.to_vec()),
+        )
+        .with_actions(adds.into_iter().map(Action::Add).collect())
+        .build(
+            Some(self.table.snapshot()?),
+            self.table.log_store(),
+            operation,
+        )
+        .await
+        .with_context(|| format!("cannot commit to the Delta table at {}", self.location))?;
+        self.table.state = Some(finalized.snapshot());
+        // The commits deltalake stepped over to get there are read at the next `follow`,
+        // with this one (whose offsets equal what the sink recorded).
+        Ok(finalized.version())
+    }
+
+    /// Writes a checkpoint of `version` in the background, as deltalake's transaction does
+    /// every `delta.checkpointInterval` commits, and removes expired log files if the table
+    /// says so. A checkpoint reads every active file's entry once; readers need it to avoid
+    /// replaying every commit. Put off to a later commit while the previous one is still
+    /// being written.
+    fn checkpoint(&mut self, version: u64) {
+        if self
+            .checkpointing
+            .as_ref()
+            .is_some_and(|task| !task.is_finished())
+        {
+            return;
+        }
+        self.next_checkpoint = checkpoint_after(version, self.checkpoint_interval);
+        let location = self.location.clone();
+        self.checkpointing = Some(tokio::spawn(async move {
+            if let Err(error) = write_checkpoint(&location, version).await {
+                tracing::warn!(table = %location, "no checkpoint of version {version}: {error:#}");
+            }
+        }));
+    }
+
+    /// Waits for the checkpoint being written, so that a sink that stops leaves none half
+    /// done.
+    pub async fn finish(&mut self) {
+        if let Some(task) = self.checkpointing.take()
+            && let Err(error) = task.await
+        {
+            tracing::warn!(table = %self.location, "the checkpoint task failed: {error}");
+        }
+    }
+}
+
+/// The first version after `version` that deltalake's transaction would checkpoint.
+fn checkpoint_after(version: u64, interval: u64) -> u64 {
+    let due = (version + 1).next_multiple_of(interval) - 1;
+    if due > version { due } else { due + interval }
+}
+
+async fn write_checkpoint(location: &TableLocation, version: u64) -> anyhow::Result<()> {
+    let mut table = open_table(location)
+        .await?
+        .with_context(|| format!("the Delta table at {location} is gone"))?;
+    table.load_version(version).await?;
+    deltalake::checkpoints::create_checkpoint(&table, None).await?;
+    if table.snapshot()?.config().enable_expired_log_cleanup() {
+        deltalake::checkpoints::cleanup_metadata(&table, None).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use deltalake::arrow::datatypes::{DataType, Field, Schema};
+    use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+    use deltalake::kernel::{Action, Add, Transaction};
+    use deltalake::protocol::{DeltaOperation, OutputMode};
+
+    use super::{DeltaLog, checkpoint_after};
+    use crate::runtime::CheckpointKey;
+    use crate::sinks::delta::table::{TableLocation, open_or_create, open_table};
+
+    #[test]
+    fn checkpoints_fall_where_deltalake_puts_them_or_at_the_next_due_version() {
+        assert_eq!(checkpoint_after(0, 100), 99);
+        assert_eq!(checkpoint_after(98, 100), 99);
+        assert_eq!(checkpoint_after(99, 100), 199);
+        assert_eq!(checkpoint_after(150, 100), 199);
+        assert_eq!(checkpoint_after(199, 100), 299);
+        assert_eq!(checkpoint_after(0, 1), 1);
+        assert_eq!(checkpoint_after(5, 1), 6);
+    }
+
+    fn operation() -> DeltaOperation {
+        DeltaOperation::StreamingUpdate {
+            output_mode: OutputMode::Append,
+            query_id: "test".into(),
+            epoch_id: 0,
+        }
+    }
+
+    /// An entry for a file that is never read: the log does not look at the files.
+    fn add(name: &str) -> Add {
+        Add {
+            path: format!("{name}.parquet"),
+            size: 1,
+            data_change: true,
+            ..Default::default()
+        }
+    }
+
+    fn key(partition: &str) -> CheckpointKey {
+        CheckpointKey {
+            lane: None,
+            partition: Arc::from(partition),
+        }
+    }
+
+    /// Commits as another writer would, through deltalake's transaction.
+    async fn commit_elsewhere(
+        location: &TableLocation,
+        actions: Vec<Action>,
+        txns: Vec<Transaction>,
+    ) {
+        let table = open_table(location).await.expect("open").expect("table");
+        CommitBuilder::from(CommitProperties::default().with_application_transactions(txns))
+            .with_actions(actions)
+            .build(
+                Some(table.snapshot().expect("snapshot")),
+                table.log_store(),
+                operation(),
+            )
+            .await
+            .expect("the other writer's commit");
+    }
+
+    async fn new_table(dir: &std::path::Path) -> (TableLocation, DeltaLog) {
+        let location = TableLocation::parse(&dir.display().to_string()).expect("location");
+        let schema = Schema::new(vec![Field::new("id", DataType::Int64, true)]);
+        let table = open_or_create(&location, "t", &schema, None)
+            .await
+            .expect("table");
+        let log = DeltaLog::new(location.clone(), table).expect("log");
+        (location, log)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn commits_follow_other_writers_and_refuse_their_offsets() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (location, mut log) = new_table(dir.path()).await;
+        let (a, b) = (key("a"), key("b"));
+        assert!(log.direct, "a table laketide creates is committed directly");
+
+        let first = log
+            .append(
+                vec![add("1")],
+                vec![Transaction::new(a.app_id(), 5)],
+                operation(),
+            )
+            .await
+            .expect("first commit");
+        assert_eq!(first, 1);
+        assert_eq!(log.committed(&a).await.expect("a"), Some(5));
+
+        // Another writer takes version 2 for another key: the sink reads it and commits after.
+        commit_elsewhere(
+            &location,
+            vec![Action::Add(add("2"))],
+            vec![Transaction::new(b.app_id(), 7)],
+        )
+        .await;
+        let third = log
+            .append(
+                vec![add("3")],
+                vec![Transaction::new(a.app_id(), 9)],
+                operation(),
+            )
+            .await
+            .expect("a commit after another writer's");
+        assert_eq!(third, 3);
+        assert_eq!(log.committed(&b).await.expect("b"), Some(7));
+        assert_eq!(log.committed(&a).await.expect("a"), Some(9));
+
+        // Another writer commits an offset of the sink's key: a conflict, nothing committed.
+        commit_elsewhere(
+            &location,
+            vec![Action::Add(add("4"))],
+            vec![Transaction::new(a.app_id(), 20)],
+        )
+        .await;
+        let error = log
+            .append(
+                vec![add("5")],
+                vec![Transaction::new(a.app_id(), 25)],
+                operation(),
+            )
+            .await
+            .expect_err("a conflict");
+        assert!(
+            format!("{error:#}").contains("another writer committed offsets of `laketide:a`"),
+            "{error:#}"
+        );
+        let table = open_table(&location).await.expect("open").expect("table");
+        assert_eq!(table.version(), Some(4));
+        let files: Vec<String> = table.get_file_uris().expect("file list").collect();
+        assert_eq!(files.len(), 4, "{files:?}");
+        assert!(
+            !files.iter().any(|uri| uri.ends_with("/5.parquet")),
+            "{files:?}"
+        );
+
+        // What a fresh reader of the table sees agrees with what the sink followed.
+        let fresh = DeltaLog::new(location.clone(), table).expect("log");
+        assert_eq!(fresh.committed(&a).await.expect("a"), Some(20));
+        assert_eq!(fresh.committed(&b).await.expect("b"), Some(7));
+        assert_eq!(log.committed(&a).await.expect("a"), Some(20));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_schema_or_protocol_change_by_another_writer_stops_the_sink() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (location, mut log) = new_table(dir.path()).await;
+        let table = open_table(&location).await.expect("open").expect("table");
+        let metadata = table.snapshot().expect("snapshot").metadata().clone();
+        commit_elsewhere(&location, vec![Action::Metadata(metadata)], vec![]).await;
+        let error = log.follow().await.expect_err("an error");
+        assert!(
+            format!("{error:#}").contains("changed the schema, configuration or protocol"),
+            "{error:#}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn checkpoints_are_written_every_interval_of_commits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_, mut log) = new_table(dir.path()).await;
+        log.checkpoint_interval = 3;
+        log.next_checkpoint = checkpoint_after(log.version, 3);
+        let a = key("a");
+        for offset in 1..=6 {
+            log.append(
+                vec![add(&offset.to_string())],
+                vec![Transaction::new(a.app_id(), offset)],
+                operation(),
+            )
+            .await
+            .expect("commit");
+            log.finish().await;
+        }
+        let mut checkpoints: Vec<String> = std::fs::read_dir(dir.path().join("_delta_log"))
+            .expect("log")
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .filter(|name| name.contains(".checkpoint."))
+            .collect();
+        checkpoints.sort();
+        assert_eq!(
+            checkpoints,
+            [
+                "00000000000000000002.checkpoint.parquet",
+                "00000000000000000005.checkpoint.parquet"
+            ]
+        );
+    }
+}
