@@ -35,6 +35,9 @@ use crate::runtime::CheckpointKey;
 
 /// Attempts at one commit while other writers take the version it tried.
 const COMMIT_ATTEMPTS: usize = 15;
+/// The key in `commitInfo` under which the sink writes an id of each commit, so that it knows
+/// its own commit again if it is told its put failed when it did not.
+const COMMIT_ID_KEY: &str = "laketideCommitId";
 
 pub(super) struct DeltaLog {
     location: TableLocation,
@@ -66,7 +69,9 @@ impl DeltaLog {
         PROTOCOL
             .can_write_to(snapshot)
             .with_context(|| format!("cannot write to the Delta table at {location}"))?;
-        let direct = snapshot.protocol().min_writer_version() < 7;
+        // LakeFS commits need the branch deltalake's operations create for each of them.
+        let direct = snapshot.protocol().min_writer_version() < 7
+            && table.log_store().name() != "LakeFSLogStore";
         let checkpoint_interval = snapshot.config().checkpoint_interval().get();
         let version = snapshot.version();
         let next_checkpoint = checkpoint_after(version, checkpoint_interval);
@@ -84,15 +89,41 @@ impl DeltaLog {
     }
 
     /// The offset the table holds for `key`, as of the last commit this sink read or wrote.
-    pub async fn committed(&self, key: &CheckpointKey) -> anyhow::Result<Option<i64>> {
-        if let Some(offset) = self.later_offsets.get(&key.app_id()) {
+    pub async fn committed(&mut self, key: &CheckpointKey) -> anyhow::Result<Option<i64>> {
+        let app_id = key.app_id();
+        if let Some(offset) = self.later_offsets.get(&app_id) {
             return Ok(Some(*offset));
         }
-        self.table
-            .snapshot()?
-            .transaction_version(self.table.log_store().as_ref(), key.app_id())
+        let snapshot = self.table.snapshot()?;
+        match snapshot
+            .transaction_version(self.table.log_store().as_ref(), app_id.clone())
             .await
-            .with_context(|| format!("cannot read checkpoint `{}`", key.app_id()))
+        {
+            Ok(offset) => Ok(offset),
+            // The lookup replays the log as it was when the sink opened the table; after
+            // `logRetentionDuration` its files may have been cleaned up. The version the sink
+            // has read up to is recent: open that one (`later_offsets` covers what follows).
+            Err(error) => {
+                tracing::debug!(table = %self.location, "reopening the table at version {} to look up {app_id}: {error}", self.version);
+                let mut table = open_table(&self.location)
+                    .await?
+                    .with_context(|| format!("the Delta table at {} is gone", self.location))?;
+                table.load_version(self.version).await.with_context(|| {
+                    format!("cannot load version {} of {}", self.version, self.location)
+                })?;
+                self.table = table;
+                self.table
+                    .snapshot()?
+                    .transaction_version(self.table.log_store().as_ref(), app_id.clone())
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "cannot read the offset committed for `{app_id}` from the Delta log of {}",
+                            self.location
+                        )
+                    })
+            }
+        }
     }
 
     /// Reads the commits other writers made since the last one this sink read or wrote, for
@@ -100,31 +131,46 @@ impl DeltaLog {
     /// schema, configuration or protocol meanwhile is an error: the sink's files and commits
     /// were made for the old one.
     pub async fn follow(&mut self) -> anyhow::Result<()> {
+        self.follow_past(None).await.map(|_| ())
+    }
+
+    /// [`Self::follow`], recognising the commit written with `own` as its id, if one is
+    /// found: an attempt whose put succeeded although the sink was told it failed (a lost
+    /// response, retried). Returns that commit's version. Commits are read one version
+    /// after the other until one is missing, without listing the log, which a store may
+    /// show late.
+    async fn follow_past(&mut self, own: Option<&str>) -> anyhow::Result<Option<u64>> {
         let log_store = self.table.log_store();
-        let latest = log_store
-            .get_latest_version(self.version)
-            .await
-            .with_context(|| format!("cannot list the Delta log of {}", self.location))?;
-        for version in self.version + 1..=latest {
-            let bytes = log_store
+        let mut found = None;
+        loop {
+            let version = self.version + 1;
+            let Some(bytes) = log_store
                 .read_commit_entry(version)
                 .await
                 .with_context(|| format!("cannot read version {version} of {}", self.location))?
-                .with_context(|| {
-                    format!(
-                        "version {version} of {} is listed but cannot be found",
-                        self.location
-                    )
-                })?;
-            for action in get_actions(version, &bytes)
-                .with_context(|| format!("cannot parse version {version} of {}", self.location))?
-            {
+            else {
+                return Ok(found);
+            };
+            let actions = get_actions(version, &bytes)
+                .with_context(|| format!("cannot parse version {version} of {}", self.location))?;
+            let ours = own.is_some_and(|own| {
+                actions.iter().any(|action| {
+                    matches!(action, Action::CommitInfo(info)
+                        if info.info.get(COMMIT_ID_KEY).and_then(|id| id.as_str()) == Some(own))
+                })
+            });
+            for action in actions {
                 match action {
                     Action::Txn(txn) => {
-                        for offsets in [&mut self.other_offsets, &mut self.later_offsets] {
-                            let offset = offsets.entry(txn.app_id.clone()).or_insert(txn.version);
+                        if !ours {
+                            let offset = self
+                                .other_offsets
+                                .entry(txn.app_id.clone())
+                                .or_insert(txn.version);
                             *offset = (*offset).max(txn.version);
                         }
+                        let offset = self.later_offsets.entry(txn.app_id).or_insert(txn.version);
+                        *offset = (*offset).max(txn.version);
                     }
                     Action::Metadata(_) | Action::Protocol(_) => bail!(
                         "another writer changed the schema, configuration or protocol of the \
@@ -135,9 +181,11 @@ impl DeltaLog {
                     _ => {}
                 }
             }
+            if ours {
+                found = Some(version);
+            }
             self.version = version;
         }
-        Ok(())
     }
 
     /// The highest offset each application id committed in the commits of other writers
@@ -177,14 +225,16 @@ impl DeltaLog {
         operation: DeltaOperation,
     ) -> anyhow::Result<u64> {
         let actions = adds.into_iter().map(Action::Add).collect();
-        let bytes = CommitData::new(actions, operation, HashMap::new(), transactions.to_vec())
+        let operation_id = Uuid::new_v4();
+        let commit_id = operation_id.to_string();
+        let info = HashMap::from([(COMMIT_ID_KEY.to_owned(), commit_id.clone().into())]);
+        let bytes = CommitData::new(actions, operation, info, transactions.to_vec())
             .get_bytes()
             .context("cannot serialize the commit")?;
         let log_store = self.table.log_store();
-        let operation_id = Uuid::new_v4();
-        // Stores with a conditional put take the bytes; the others need a file to rename
+        // A store with a conditional put takes the bytes; the others need a file to rename
         // into place (deltalake's rule).
-        let commit = if ["DefaultLogStore", "LakeFSLogStore"].contains(&log_store.name().as_str()) {
+        let commit = if log_store.name() == "DefaultLogStore" {
             CommitOrBytes::LogBytes(bytes)
         } else {
             let path = Path::from_iter(["_delta_log", &format!("_commit_{operation_id}.json.tmp")]);
@@ -206,7 +256,9 @@ impl DeltaLog {
                     return Ok(version);
                 }
                 Err(TransactionError::VersionAlreadyExists(_)) => {
-                    self.follow().await?;
+                    if let Some(version) = self.follow_past(Some(&commit_id)).await? {
+                        return Ok(version);
+                    }
                     if let Some(txn) = transactions
                         .iter()
                         .find(|txn| self.other_offsets.contains_key(&txn.app_id))
@@ -244,8 +296,10 @@ impl DeltaLog {
         transactions: &[Transaction],
         operation: DeltaOperation,
     ) -> anyhow::Result<u64> {
+        // Up to the version `follow` read, so that deltalake's conflict check covers every
+        // commit after it.
         self.table
-            .update_incremental(None)
+            .update_incremental(Some(self.version))
             .await
             .with_context(|| format!("cannot refresh the Delta table at {}", self.location))?;
         let finalized = CommitBuilder::from(
@@ -287,8 +341,9 @@ impl DeltaLog {
         }));
     }
 
-    /// Waits for the checkpoint being written, so that a sink that stops leaves none half
-    /// done.
+    /// Waits for the checkpoint being written, so that a sink that stops cleanly leaves none
+    /// half done. (One that stops on an error leaves the task to finish or not; a checkpoint
+    /// is one put, whole or absent, so the table is valid either way.)
     pub async fn finish(&mut self) {
         if let Some(task) = self.checkpointing.take()
             && let Err(error) = task.await
@@ -305,14 +360,14 @@ fn checkpoint_after(version: u64, interval: u64) -> u64 {
 }
 
 async fn write_checkpoint(location: &TableLocation, version: u64) -> anyhow::Result<()> {
-    let mut table = open_table(location)
-        .await?
-        .with_context(|| format!("the Delta table at {location} is gone"))?;
-    table.load_version(version).await?;
-    deltalake::checkpoints::create_checkpoint(&table, None).await?;
-    if table.snapshot()?.config().enable_expired_log_cleanup() {
-        deltalake::checkpoints::cleanup_metadata(&table, None).await?;
-    }
+    // Removes expired log files too if the table's `enableExpiredLogCleanup` says so.
+    deltalake::checkpoints::create_checkpoint_from_table_url_and_cleanup(
+        location.url()?,
+        version,
+        None,
+        None,
+    )
+    .await?;
     Ok(())
 }
 
@@ -325,7 +380,12 @@ mod tests {
     use deltalake::kernel::{Action, Add, Transaction};
     use deltalake::protocol::{DeltaOperation, OutputMode};
 
-    use super::{DeltaLog, checkpoint_after};
+    use std::collections::HashMap;
+
+    use deltalake::kernel::transaction::CommitData;
+    use deltalake::logstore::CommitOrBytes;
+
+    use super::{COMMIT_ID_KEY, DeltaLog, checkpoint_after};
     use crate::runtime::CheckpointKey;
     use crate::sinks::delta::table::{TableLocation, open_or_create, open_table};
 
@@ -459,10 +519,82 @@ mod tests {
         );
 
         // What a fresh reader of the table sees agrees with what the sink followed.
-        let fresh = DeltaLog::new(location.clone(), table).expect("log");
+        let mut fresh = DeltaLog::new(location.clone(), table).expect("log");
         assert_eq!(fresh.committed(&a).await.expect("a"), Some(20));
         assert_eq!(fresh.committed(&b).await.expect("b"), Some(7));
         assert_eq!(log.committed(&a).await.expect("a"), Some(20));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_reported_failed_that_landed_is_known_as_the_sinks_own() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (location, mut log) = new_table(dir.path()).await;
+        let a = key("a");
+        // The put of the sink's commit landed at version 1, but the sink was told otherwise.
+        let info = HashMap::from([(COMMIT_ID_KEY.to_owned(), "mine".into())]);
+        let bytes = CommitData::new(
+            vec![Action::Add(add("1"))],
+            operation(),
+            info,
+            vec![Transaction::new(a.app_id(), 5)],
+        )
+        .get_bytes()
+        .expect("bytes");
+        let table = open_table(&location).await.expect("open").expect("table");
+        table
+            .log_store()
+            .write_commit_entry(1, CommitOrBytes::LogBytes(bytes), uuid::Uuid::new_v4())
+            .await
+            .expect("the landed put");
+        assert_eq!(
+            log.follow_past(Some("mine")).await.expect("follow"),
+            Some(1)
+        );
+        assert!(
+            log.take_other_offsets().is_empty(),
+            "its offsets are the sink's own"
+        );
+        assert_eq!(log.committed(&a).await.expect("a"), Some(5));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_key_is_found_after_the_log_the_sink_opened_was_cleaned_up() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let location = TableLocation::parse(&dir.path().display().to_string()).expect("location");
+        let schema = Schema::new(vec![Field::new("id", DataType::Int64, true)]);
+        open_or_create(&location, "t", &schema, None)
+            .await
+            .expect("table");
+        let b = key("b");
+        commit_elsewhere(
+            &location,
+            vec![Action::Add(add("b"))],
+            vec![Transaction::new(b.app_id(), 3)],
+        )
+        .await;
+        let table = open_table(&location).await.expect("open").expect("table");
+        let mut log = DeltaLog::new(location.clone(), table).expect("log");
+        log.checkpoint_interval = 3;
+        log.next_checkpoint = checkpoint_after(log.version, 3);
+        let a = key("a");
+        for offset in 1..=4 {
+            log.append(
+                vec![add(&offset.to_string())],
+                vec![Transaction::new(a.app_id(), offset)],
+                operation(),
+            )
+            .await
+            .expect("commit");
+            log.finish().await;
+        }
+        // What log cleanup removes once it has a later checkpoint: the commits the sink opened.
+        let log_dir = dir.path().join("_delta_log");
+        for version in 0..=2 {
+            std::fs::remove_file(log_dir.join(format!("{version:020}.json"))).expect("remove");
+        }
+        std::fs::remove_file(log_dir.join("00000000000000000002.checkpoint.parquet"))
+            .expect("remove");
+        assert_eq!(log.committed(&b).await.expect("b"), Some(3));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -600,8 +600,8 @@ impl<T: Row> SinkState<T> {
     /// Makes sure no other writer committed the partitions this commit covers since this
     /// sink last looked: that happens when a consumer lost its partitions without being told
     /// (its session timed out) and another took over. Committing would then duplicate rows.
-    /// Delta's conflict check covers the remaining race: two commits of one checkpoint key at
-    /// the same moment cannot both succeed.
+    /// The commit covers the remaining race: it reads any commit that takes the version it
+    /// tried, and one with an offset of the same key stops it (`DeltaLog::append`).
     async fn check_ownership(&mut self) -> anyhow::Result<()> {
         self.log.follow().await?;
         let theirs = self.log.take_other_offsets();
