@@ -335,8 +335,14 @@ impl DeltaLog {
         self.next_checkpoint = checkpoint_after(version, self.checkpoint_interval);
         let location = self.location.clone();
         self.checkpointing = Some(tokio::spawn(async move {
-            if let Err(error) = write_checkpoint(&location, version).await {
-                tracing::warn!(table = %location, "no checkpoint of version {version}: {error:#}");
+            let started = std::time::Instant::now();
+            match write_checkpoint(&location, version).await {
+                Ok(()) => {
+                    tracing::debug!(table = %location, "wrote a checkpoint of version {version} in {:?}", started.elapsed())
+                }
+                Err(error) => {
+                    tracing::warn!(table = %location, "no checkpoint of version {version}: {error:#}")
+                }
             }
         }));
     }
