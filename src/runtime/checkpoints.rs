@@ -46,6 +46,13 @@ pub trait CheckpointStore: Send + Sync {
         key: &'a CheckpointKey,
     ) -> BoxFuture<'a, anyhow::Result<Option<i64>>>;
 
+    /// [`Self::committed`] for several keys at once, in their order: a store that must load
+    /// its state to answer (a Delta table's log) loads it once for all of them.
+    fn committed_many<'a>(
+        &'a self,
+        keys: &'a [CheckpointKey],
+    ) -> BoxFuture<'a, anyhow::Result<Vec<Option<i64>>>>;
+
     /// The last offset this process committed for `key`, without reading the store; `None`
     /// if it has committed none since it started.
     fn committed_here(&self, key: &CheckpointKey) -> Option<i64>;
@@ -90,6 +97,32 @@ impl Resume {
         lowest
     }
 
+    /// [`Self::committed`] for every partition of an assignment, each sink's store read once.
+    pub async fn committed_all(
+        &self,
+        partitions: &[Arc<PartitionId>],
+    ) -> anyhow::Result<Vec<Option<i64>>> {
+        // `Some(lowest so far)` while every sink has a checkpoint for the partition.
+        let mut lowest: Vec<Option<i64>> = vec![Some(i64::MAX); partitions.len()];
+        for reader in &self.readers {
+            let keys: Vec<CheckpointKey> = partitions
+                .iter()
+                .map(|partition| CheckpointKey::new(reader.lane.clone(), partition))
+                .collect();
+            let offsets = reader.store.committed_many(&keys).await?;
+            for (lowest, offset) in lowest.iter_mut().zip(offsets) {
+                *lowest = match (*lowest, offset) {
+                    (Some(l), Some(o)) => Some(l.min(o)),
+                    _ => None,
+                };
+            }
+        }
+        Ok(lowest
+            .into_iter()
+            .map(|offset| offset.filter(|_| !self.readers.is_empty()))
+            .collect())
+    }
+
     /// The offset after which `partition` must be read again: the smallest committed offset
     /// over all sinks fed by it, or `None` (read from the start) if any of them has none.
     pub async fn committed(&self, partition: &PartitionId) -> anyhow::Result<Option<i64>> {
@@ -102,5 +135,91 @@ impl Resume {
             }
         }
         Ok(lowest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use futures::FutureExt;
+
+    use super::*;
+    use crate::dsl::OffsetUnit;
+
+    /// Offsets by application id.
+    struct Fixed(HashMap<String, i64>);
+
+    impl CheckpointStore for Fixed {
+        fn committed<'a>(
+            &'a self,
+            key: &'a CheckpointKey,
+        ) -> BoxFuture<'a, anyhow::Result<Option<i64>>> {
+            async move { Ok(self.0.get(&key.app_id()).copied()) }.boxed()
+        }
+
+        fn committed_many<'a>(
+            &'a self,
+            keys: &'a [CheckpointKey],
+        ) -> BoxFuture<'a, anyhow::Result<Vec<Option<i64>>>> {
+            async move {
+                Ok(keys
+                    .iter()
+                    .map(|key| self.0.get(&key.app_id()).copied())
+                    .collect())
+            }
+            .boxed()
+        }
+
+        fn committed_here(&self, _: &CheckpointKey) -> Option<i64> {
+            None
+        }
+
+        fn describe(&self) -> String {
+            "fixed".into()
+        }
+    }
+
+    fn partition(name: &str) -> Arc<PartitionId> {
+        Arc::new(PartitionId {
+            source: Arc::from("s"),
+            name: Arc::from(name),
+            unit: OffsetUnit::Offset,
+        })
+    }
+
+    fn store(offsets: &[(&str, i64)]) -> Arc<dyn CheckpointStore> {
+        Arc::new(Fixed(
+            offsets
+                .iter()
+                .map(|(app_id, offset)| (app_id.to_string(), *offset))
+                .collect(),
+        ))
+    }
+
+    #[tokio::test]
+    async fn an_assignment_resumes_each_partition_as_its_own_lookup_would() {
+        let mut resume = Resume::default();
+        resume.add(store(&[("laketide:t/0", 10), ("laketide:t/1", 4)]), None);
+        resume.add(
+            store(&[
+                ("laketide:t/0", 7),
+                ("laketide:t/1", 9),
+                ("laketide:t/2", 1),
+            ]),
+            None,
+        );
+        let partitions = [partition("t/0"), partition("t/1"), partition("t/2")];
+        let all = resume.committed_all(&partitions).await.expect("offsets");
+        // The smallest over the sinks, and nothing where one sink has none (t/2).
+        assert_eq!(all, [Some(7), Some(4), None]);
+        for (partition, offset) in partitions.iter().zip(&all) {
+            assert_eq!(resume.committed(partition).await.expect("offset"), *offset);
+        }
+        let none = Resume::default();
+        assert_eq!(
+            none.committed_all(&partitions).await.expect("offsets"),
+            [None, None, None]
+        );
     }
 }

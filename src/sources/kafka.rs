@@ -348,6 +348,7 @@ impl Shared {
         let mut state = self.state();
         state.joined = true;
         let route = state.fetch_route;
+        let mut partitions = Vec::new();
         for element in tpl.elements() {
             let (topic, number) = (element.topic().to_owned(), element.partition());
             // Before the assignment starts the fetching: from then on the partition's messages
@@ -363,15 +364,22 @@ impl Shared {
                 name: Arc::from(format!("{topic}/{number}")),
                 unit: OffsetUnit::Offset,
             });
-            // The tables say where to resume; they are read fresh, since another process may
-            // have committed this partition until a moment ago.
-            let committed = match self.handle.block_on(self.resume.committed(&partition)) {
-                Ok(committed) => committed,
-                Err(error) => {
-                    tracing::error!(source = %self.source, partition = %partition.name, "cannot read the checkpoint, starting from the group's offset: {error:#}");
-                    None
-                }
-            };
+            partitions.push((topic, number, partition, routed));
+        }
+        // The tables say where to resume; they are read fresh, since another process may
+        // have committed these partitions until a moment ago. Each table is read once for
+        // the whole assignment.
+        let ids: Vec<Arc<PartitionId>> =
+            partitions.iter().map(|(_, _, id, _)| id.clone()).collect();
+        let committed = match self.handle.block_on(self.resume.committed_all(&ids)) {
+            Ok(committed) => committed,
+            Err(error) => {
+                tracing::error!(source = %self.source, "cannot read the checkpoints, starting from the group's offsets: {error:#}");
+                vec![None; ids.len()]
+            }
+        };
+        for ((topic, number, partition, routed), committed) in partitions.into_iter().zip(committed)
+        {
             tracing::info!(source = %self.source, partition = %partition.name, "assigned; resuming after {}", committed.map_or("nothing (from the group offset or the earliest)".into(), |c| c.to_string()));
             state.assigned.insert(
                 (topic, number),

@@ -40,10 +40,27 @@ impl CheckpointStore for DeltaCheckpoints {
         key: &'a CheckpointKey,
     ) -> BoxFuture<'a, anyhow::Result<Option<i64>>> {
         async move {
+            let offsets = self.committed_many(std::slice::from_ref(key)).await?;
+            Ok(offsets.into_iter().next().flatten())
+        }
+        .boxed()
+    }
+
+    /// One load of the table for all the keys (an assignment's partitions): each load reads
+    /// the list of every active file.
+    fn committed_many<'a>(
+        &'a self,
+        keys: &'a [CheckpointKey],
+    ) -> BoxFuture<'a, anyhow::Result<Vec<Option<i64>>>> {
+        async move {
             let Some(table) = open_table(&self.location).await? else {
-                return Ok(None);
+                return Ok(vec![None; keys.len()]);
             };
-            committed_in(&table, key).await
+            let mut offsets = Vec::with_capacity(keys.len());
+            for key in keys {
+                offsets.push(committed_in(&table, key).await?);
+            }
+            Ok(offsets)
         }
         .boxed()
     }
