@@ -97,11 +97,21 @@ impl Resume {
         lowest
     }
 
+    /// The offset after which `partition` must be read again: the smallest committed offset
+    /// over all sinks fed by it, or `None` (read from the start) if any of them has none.
+    pub async fn committed(&self, partition: &Arc<PartitionId>) -> anyhow::Result<Option<i64>> {
+        let offsets = self.committed_all(std::slice::from_ref(partition)).await?;
+        Ok(offsets.into_iter().next().flatten())
+    }
+
     /// [`Self::committed`] for every partition of an assignment, each sink's store read once.
     pub async fn committed_all(
         &self,
         partitions: &[Arc<PartitionId>],
     ) -> anyhow::Result<Vec<Option<i64>>> {
+        if self.readers.is_empty() {
+            return Ok(vec![None; partitions.len()]);
+        }
         // `Some(lowest so far)` while every sink has a checkpoint for the partition.
         let mut lowest: Vec<Option<i64>> = vec![Some(i64::MAX); partitions.len()];
         for reader in &self.readers {
@@ -115,23 +125,6 @@ impl Resume {
                     (Some(l), Some(o)) => Some(l.min(o)),
                     _ => None,
                 };
-            }
-        }
-        Ok(lowest
-            .into_iter()
-            .map(|offset| offset.filter(|_| !self.readers.is_empty()))
-            .collect())
-    }
-
-    /// The offset after which `partition` must be read again: the smallest committed offset
-    /// over all sinks fed by it, or `None` (read from the start) if any of them has none.
-    pub async fn committed(&self, partition: &PartitionId) -> anyhow::Result<Option<i64>> {
-        let mut lowest: Option<i64> = None;
-        for reader in &self.readers {
-            let key = CheckpointKey::new(reader.lane.clone(), partition);
-            match reader.store.committed(&key).await? {
-                None => return Ok(None),
-                Some(offset) => lowest = Some(lowest.map_or(offset, |l| l.min(offset))),
             }
         }
         Ok(lowest)

@@ -87,5 +87,11 @@ pub(super) async fn committed_in(
         .snapshot()?
         .transaction_version(table.log_store().as_ref(), key.app_id())
         .await
-        .with_context(|| format!("cannot read checkpoint `{}`", key.app_id()))
+        .with_context(|| {
+            format!(
+                "cannot read the offset committed for `{}` from the Delta log of {}",
+                key.app_id(),
+                table.table_url()
+            )
+        })
 }

@@ -30,6 +30,7 @@ use deltalake::table::config::TablePropertiesExt as _;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use super::checkpoints::committed_in;
 use super::table::{TableLocation, open_table};
 use crate::runtime::CheckpointKey;
 
@@ -90,21 +91,16 @@ impl DeltaLog {
 
     /// The offset the table holds for `key`, as of the last commit this sink read or wrote.
     pub async fn committed(&mut self, key: &CheckpointKey) -> anyhow::Result<Option<i64>> {
-        let app_id = key.app_id();
-        if let Some(offset) = self.later_offsets.get(&app_id) {
+        if let Some(offset) = self.later_offsets.get(&key.app_id()) {
             return Ok(Some(*offset));
         }
-        let snapshot = self.table.snapshot()?;
-        match snapshot
-            .transaction_version(self.table.log_store().as_ref(), app_id.clone())
-            .await
-        {
+        match committed_in(&self.table, key).await {
             Ok(offset) => Ok(offset),
             // The lookup replays the log as it was when the sink opened the table; after
             // `logRetentionDuration` its files may have been cleaned up. The version the sink
             // has read up to is recent: open that one (`later_offsets` covers what follows).
             Err(error) => {
-                tracing::debug!(table = %self.location, "reopening the table at version {} to look up {app_id}: {error}", self.version);
+                tracing::debug!(table = %self.location, "reopening the table at version {}: {error:#}", self.version);
                 let mut table = open_table(&self.location)
                     .await?
                     .with_context(|| format!("the Delta table at {} is gone", self.location))?;
@@ -112,16 +108,7 @@ impl DeltaLog {
                     format!("cannot load version {} of {}", self.version, self.location)
                 })?;
                 self.table = table;
-                self.table
-                    .snapshot()?
-                    .transaction_version(self.table.log_store().as_ref(), app_id.clone())
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "cannot read the offset committed for `{app_id}` from the Delta log of {}",
-                            self.location
-                        )
-                    })
+                committed_in(&self.table, key).await
             }
         }
     }
@@ -163,14 +150,9 @@ impl DeltaLog {
                 match action {
                     Action::Txn(txn) => {
                         if !ours {
-                            let offset = self
-                                .other_offsets
-                                .entry(txn.app_id.clone())
-                                .or_insert(txn.version);
-                            *offset = (*offset).max(txn.version);
+                            raise(&mut self.other_offsets, &txn);
                         }
-                        let offset = self.later_offsets.entry(txn.app_id).or_insert(txn.version);
-                        *offset = (*offset).max(txn.version);
+                        raise(&mut self.later_offsets, &txn);
                     }
                     Action::Metadata(_) | Action::Protocol(_) => bail!(
                         "another writer changed the schema, configuration or protocol of the \
@@ -359,6 +341,12 @@ impl DeltaLog {
     }
 }
 
+/// Keeps the higher of the offset held for `txn`'s application id and `txn`'s.
+fn raise(offsets: &mut HashMap<String, i64>, txn: &Transaction) {
+    let offset = offsets.entry(txn.app_id.clone()).or_insert(txn.version);
+    *offset = (*offset).max(txn.version);
+}
+
 /// The first version after `version` that deltalake's transaction would checkpoint.
 fn checkpoint_after(version: u64, interval: u64) -> u64 {
     let due = (version + 1).next_multiple_of(interval) - 1;
@@ -379,17 +367,14 @@ async fn write_checkpoint(location: &TableLocation, version: u64) -> anyhow::Res
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
     use std::sync::Arc;
 
     use deltalake::arrow::datatypes::{DataType, Field, Schema};
-    use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+    use deltalake::kernel::transaction::{CommitBuilder, CommitData, CommitProperties};
     use deltalake::kernel::{Action, Add, Transaction};
-    use deltalake::protocol::{DeltaOperation, OutputMode};
-
-    use std::collections::HashMap;
-
-    use deltalake::kernel::transaction::CommitData;
     use deltalake::logstore::CommitOrBytes;
+    use deltalake::protocol::{DeltaOperation, OutputMode};
 
     use super::{COMMIT_ID_KEY, DeltaLog, checkpoint_after};
     use crate::runtime::CheckpointKey;
@@ -449,14 +434,59 @@ mod tests {
             .expect("the other writer's commit");
     }
 
-    async fn new_table(dir: &std::path::Path) -> (TableLocation, DeltaLog) {
+    /// [`commit_elsewhere`] of one file and one offset.
+    async fn commit_offset_elsewhere(
+        location: &TableLocation,
+        file: &str,
+        key: &CheckpointKey,
+        offset: i64,
+    ) {
+        commit_elsewhere(
+            location,
+            vec![Action::Add(add(file))],
+            vec![Transaction::new(key.app_id(), offset)],
+        )
+        .await;
+    }
+
+    /// The sink's commit of one file and one offset.
+    async fn append(
+        log: &mut DeltaLog,
+        file: &str,
+        key: &CheckpointKey,
+        offset: i64,
+    ) -> anyhow::Result<u64> {
+        log.append(
+            vec![add(file)],
+            vec![Transaction::new(key.app_id(), offset)],
+            operation(),
+        )
+        .await
+    }
+
+    async fn create_table(dir: &std::path::Path) -> TableLocation {
         let location = TableLocation::parse(&dir.display().to_string()).expect("location");
         let schema = Schema::new(vec![Field::new("id", DataType::Int64, true)]);
-        let table = open_or_create(&location, "t", &schema, None)
+        open_or_create(&location, "t", &schema, None)
             .await
             .expect("table");
-        let log = DeltaLog::new(location.clone(), table).expect("log");
+        location
+    }
+
+    async fn open_log(location: &TableLocation) -> DeltaLog {
+        let table = open_table(location).await.expect("open").expect("table");
+        DeltaLog::new(location.clone(), table).expect("log")
+    }
+
+    async fn new_table(dir: &std::path::Path) -> (TableLocation, DeltaLog) {
+        let location = create_table(dir).await;
+        let log = open_log(&location).await;
         (location, log)
+    }
+
+    fn checkpoint_every(log: &mut DeltaLog, interval: u64) {
+        log.checkpoint_interval = interval;
+        log.next_checkpoint = checkpoint_after(log.version, interval);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -466,30 +496,13 @@ mod tests {
         let (a, b) = (key("a"), key("b"));
         assert!(log.direct, "a table laketide creates is committed directly");
 
-        let first = log
-            .append(
-                vec![add("1")],
-                vec![Transaction::new(a.app_id(), 5)],
-                operation(),
-            )
-            .await
-            .expect("first commit");
+        let first = append(&mut log, "1", &a, 5).await.expect("first commit");
         assert_eq!(first, 1);
         assert_eq!(log.committed(&a).await.expect("a"), Some(5));
 
         // Another writer takes version 2 for another key: the sink reads it and commits after.
-        commit_elsewhere(
-            &location,
-            vec![Action::Add(add("2"))],
-            vec![Transaction::new(b.app_id(), 7)],
-        )
-        .await;
-        let third = log
-            .append(
-                vec![add("3")],
-                vec![Transaction::new(a.app_id(), 9)],
-                operation(),
-            )
+        commit_offset_elsewhere(&location, "2", &b, 7).await;
+        let third = append(&mut log, "3", &a, 9)
             .await
             .expect("a commit after another writer's");
         assert_eq!(third, 3);
@@ -497,20 +510,8 @@ mod tests {
         assert_eq!(log.committed(&a).await.expect("a"), Some(9));
 
         // Another writer commits an offset of the sink's key: a conflict, nothing committed.
-        commit_elsewhere(
-            &location,
-            vec![Action::Add(add("4"))],
-            vec![Transaction::new(a.app_id(), 20)],
-        )
-        .await;
-        let error = log
-            .append(
-                vec![add("5")],
-                vec![Transaction::new(a.app_id(), 25)],
-                operation(),
-            )
-            .await
-            .expect_err("a conflict");
+        commit_offset_elsewhere(&location, "4", &a, 20).await;
+        let error = append(&mut log, "5", &a, 25).await.expect_err("a conflict");
         assert!(
             format!("{error:#}").contains("another writer committed offsets of `laketide:a`"),
             "{error:#}"
@@ -566,31 +567,16 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_key_is_found_after_the_log_the_sink_opened_was_cleaned_up() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let location = TableLocation::parse(&dir.path().display().to_string()).expect("location");
-        let schema = Schema::new(vec![Field::new("id", DataType::Int64, true)]);
-        open_or_create(&location, "t", &schema, None)
-            .await
-            .expect("table");
+        let location = create_table(dir.path()).await;
         let b = key("b");
-        commit_elsewhere(
-            &location,
-            vec![Action::Add(add("b"))],
-            vec![Transaction::new(b.app_id(), 3)],
-        )
-        .await;
-        let table = open_table(&location).await.expect("open").expect("table");
-        let mut log = DeltaLog::new(location.clone(), table).expect("log");
-        log.checkpoint_interval = 3;
-        log.next_checkpoint = checkpoint_after(log.version, 3);
+        commit_offset_elsewhere(&location, "b", &b, 3).await;
+        let mut log = open_log(&location).await;
+        checkpoint_every(&mut log, 3);
         let a = key("a");
         for offset in 1..=4 {
-            log.append(
-                vec![add(&offset.to_string())],
-                vec![Transaction::new(a.app_id(), offset)],
-                operation(),
-            )
-            .await
-            .expect("commit");
+            append(&mut log, &offset.to_string(), &a, offset)
+                .await
+                .expect("commit");
             log.finish().await;
         }
         // What log cleanup removes once it has a later checkpoint: the commits the sink opened.
@@ -621,17 +607,12 @@ mod tests {
     async fn checkpoints_are_written_every_interval_of_commits() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (_, mut log) = new_table(dir.path()).await;
-        log.checkpoint_interval = 3;
-        log.next_checkpoint = checkpoint_after(log.version, 3);
+        checkpoint_every(&mut log, 3);
         let a = key("a");
         for offset in 1..=6 {
-            log.append(
-                vec![add(&offset.to_string())],
-                vec![Transaction::new(a.app_id(), offset)],
-                operation(),
-            )
-            .await
-            .expect("commit");
+            append(&mut log, &offset.to_string(), &a, offset)
+                .await
+                .expect("commit");
             log.finish().await;
         }
         let mut checkpoints: Vec<String> = std::fs::read_dir(dir.path().join("_delta_log"))
